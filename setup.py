@@ -1,0 +1,103 @@
+"""Native extensions only; all metadata lives in pyproject.toml.
+
+``SCRIBEWIRE_BUILD_EXTENSION``:
+  ``yes``   the extensions must build (release wheels, CI); a failure is an error.
+  ``no``    skip them: a pure-Python install.
+  unset     try; fall back to pure Python when no compiler is available.
+
+``SCRIBEWIRE_DEBUG=1`` compiles with Cython's bounds/wraparound checks and line tracing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).parent
+PKG = Path("src") / "scribewire"
+CSRC = Path("csrc")
+
+# Hand-written C that each compiled module links, besides its .pyx.
+EXTRA_SOURCES: dict[str, list[str]] = {
+    "_crc32_c": ["crc32.c"],
+    "_eventstream_c": ["crc32.c"],
+    "_audio_c": ["g711.c", "pcm.c"],
+}
+
+MODE = os.environ.get("SCRIBEWIRE_BUILD_EXTENSION", "").strip().lower()
+DEBUG = os.environ.get("SCRIBEWIRE_DEBUG", "") == "1"
+if MODE not in ("", "yes", "no"):
+    sys.exit(f"SCRIBEWIRE_BUILD_EXTENSION must be yes, no or unset, not {MODE!r}")
+
+
+class OptionalBuildExt(build_ext):
+    """Turns a failed native build into a pure-Python install unless it is required."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - compiler errors come in many types
+            if MODE == "yes":
+                raise
+            print(f"scribewire: native build failed ({exc}); installing pure Python", file=sys.stderr)
+
+    def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            if MODE == "yes":
+                raise
+            print(f"scribewire: skipping {ext.name} ({exc})", file=sys.stderr)
+
+
+def extensions() -> list:  # type: ignore[type-arg]
+    if MODE == "no" or platform.python_implementation() != "CPython":
+        print("scribewire: Pure (no native extensions)", file=sys.stderr)
+        return []
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError:
+        if MODE == "yes":
+            raise
+        print("scribewire: Cython missing; Pure", file=sys.stderr)
+        return []
+
+    cflags = ["-O3", "-Wall", "-Wextra", "-Wno-unused-function", "-Wno-unused-parameter"]
+    if sys.platform == "win32":
+        cflags = ["/O2"]
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    if DEBUG:
+        macros.append(("CYTHON_TRACE_NOGIL", "1"))
+    exts = []
+    for pyx in sorted((HERE / PKG).glob("_*_c.pyx")):
+        name = pyx.stem
+        sources = [str(PKG / pyx.name)] + [str(CSRC / s) for s in EXTRA_SOURCES.get(name, [])]
+        exts.append(
+            Extension(
+                f"scribewire.{name}",
+                sources=sources,
+                include_dirs=[str(CSRC)],
+                extra_compile_args=cflags,
+                define_macros=macros,
+            )
+        )
+    directives = {
+        "language_level": 3,
+        "boundscheck": DEBUG,
+        "wraparound": DEBUG,
+        "cdivision": not DEBUG,
+        "initializedcheck": DEBUG,
+        "embedsignature": True,
+        "linetrace": DEBUG,
+    }
+    print("scribewire: Accelerated (native extensions)", file=sys.stderr)
+    return cythonize(exts, compiler_directives=directives, quiet=True)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -1,0 +1,327 @@
+"""Every exception scribewire raises, in one tree.
+
+::
+
+    ScribewireError
+    ├── ProtocolError                      bytes on the wire break a rule
+    │   ├── FramingError                   event-stream prelude / lengths (protocol.md §1.1, §1.5)
+    │   │   ├── InvalidLength              total_length < 16, headers_length > total_length - 16
+    │   │   └── MessageTooLarge            headers or payload over the configured limit (§1.4)
+    │   ├── ChecksumMismatch (ValueError)  a CRC32 did not match (expected, actual)
+    │   │   ├── PreludeChecksumMismatch
+    │   │   └── MessageChecksumMismatch
+    │   ├── InvalidHeader                  a header in the headers section is malformed (§1.3)
+    │   │   ├── UnknownHeaderType          value type byte outside 0..9
+    │   │   ├── TruncatedHeader            a header runs past the headers section
+    │   │   ├── InvalidHeaderName          empty name
+    │   │   ├── InvalidHeaderValue         bad UTF-8, value too long to encode
+    │   │   └── DuplicateHeader            the same name twice in one message
+    │   ├── UnexpectedMessage              valid frame, wrong :message-type / :event-type / state
+    │   └── InvalidEventPayload            an event's JSON does not match its schema
+    ├── ServiceError                       the service answered with an exception or error message
+    │   ├── BadRequestException
+    │   ├── LimitExceededException
+    │   ├── InternalFailureException
+    │   ├── ConflictException
+    │   ├── ServiceUnavailableException
+    │   └── UnrecognizedClientException
+    ├── HandshakeRejected                  the WebSocket upgrade was refused (HTTP status, body)
+    ├── ConnectionClosed                   the socket closed before the stream ended cleanly
+    ├── CredentialsError                   no usable AWS credentials / region
+    ├── ParameterError (ValueError)        a stream parameter breaks a rule of protocol.md §3.3
+    ├── SessionStateError                  a session call made in the wrong state
+    ├── AudioFormatError (ValueError)      audio bytes or arrays of the wrong shape, size or dtype
+    │   └── AudioTypeError (TypeError)     an audio argument of the wrong type
+    └── AudioFileError                     a file that cannot be opened or decoded (names the file)
+
+``ProtocolError`` raised while parsing bytes received from a peer carries ``remote=True``:
+the peer broke the rule, not this process.
+
+No exception text ever contains a secret key, session token or signature.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AudioFileError",
+    "AudioFormatError",
+    "AudioTypeError",
+    "BadRequestException",
+    "ChecksumMismatch",
+    "ConflictException",
+    "ConnectionClosed",
+    "CredentialsError",
+    "DuplicateHeader",
+    "FramingError",
+    "HandshakeRejected",
+    "InternalFailureException",
+    "InvalidEventPayload",
+    "InvalidHeader",
+    "InvalidHeaderName",
+    "InvalidHeaderValue",
+    "InvalidLength",
+    "LimitExceededException",
+    "MessageChecksumMismatch",
+    "MessageTooLarge",
+    "ParameterError",
+    "PreludeChecksumMismatch",
+    "ProtocolError",
+    "ScribewireError",
+    "ServiceError",
+    "ServiceUnavailableException",
+    "SessionStateError",
+    "TruncatedHeader",
+    "UnexpectedMessage",
+    "UnknownHeaderType",
+    "UnrecognizedClientException",
+    "service_error",
+]
+
+
+class ScribewireError(Exception):
+    """Root of every exception raised by scribewire."""
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class ProtocolError(ScribewireError):
+    """Bytes on the wire break a rule of the protocol.
+
+    Attributes:
+        remote: True when the bytes came from the peer (set by the session's
+            ``receive_data``), False when this process produced them.
+    """
+
+    remote: bool = False
+
+
+class FramingError(ProtocolError):
+    """The event-stream prelude or lengths are inconsistent (protocol.md §1.1, §1.5)."""
+
+
+class InvalidLength(FramingError):
+    """``total_length`` < 16 or ``headers_length`` > ``total_length`` - 16 (protocol.md §1.5)."""
+
+
+class MessageTooLarge(FramingError):
+    """A headers section or payload exceeds the limit (protocol.md §1.4).
+
+    Attributes:
+        what: ``"headers"``, ``"payload"`` or ``"message"``.
+        size: the announced size in bytes.
+        limit: the limit in bytes.
+    """
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(f"{what} length {size} bytes exceeds the limit of {limit} bytes")
+        self.what = what
+        self.size = size
+        self.limit = limit
+
+
+class ChecksumMismatch(ProtocolError, ValueError):
+    """A CRC32 in an event-stream message does not match the bytes it covers.
+
+    Attributes:
+        expected: the CRC32 carried by the message (unsigned 32-bit).
+        actual: the CRC32 computed over the received bytes.
+    """
+
+    kind: ClassVar[str] = "message"
+
+    def __init__(self, expected: int, actual: int, offset: int | None = None) -> None:
+        where = f" at stream offset {offset}" if offset is not None else ""
+        super().__init__(
+            f"{self.kind} CRC32 mismatch{where}: message carries 0x{expected:08x}, "
+            f"computed 0x{actual:08x}"
+        )
+        self.expected = expected
+        self.actual = actual
+        self.offset = offset
+
+
+class PreludeChecksumMismatch(ChecksumMismatch):
+    """The prelude CRC (bytes 0..7) does not match (protocol.md §1.1)."""
+
+    kind = "prelude"
+
+
+class MessageChecksumMismatch(ChecksumMismatch):
+    """The message CRC (bytes 0..total_length-5) does not match (protocol.md §1.1)."""
+
+    kind = "message"
+
+
+class InvalidHeader(ProtocolError):
+    """A header in the headers section is malformed (protocol.md §1.3)."""
+
+
+class UnknownHeaderType(InvalidHeader):
+    """A header value type byte outside 0..9 (protocol.md §1.3)."""
+
+
+class TruncatedHeader(InvalidHeader):
+    """A header's name or value runs past the end of the headers section."""
+
+
+class InvalidHeaderName(InvalidHeader):
+    """A header name is empty or too long (names are 1..255 bytes, protocol.md §1.3)."""
+
+
+class InvalidHeaderValue(InvalidHeader):
+    """A header value is malformed: invalid UTF-8, or out of range for its type."""
+
+
+class DuplicateHeader(InvalidHeader):
+    """A header name occurs twice in one message (forbidden by the spec, protocol.md §1.3)."""
+
+
+class UnexpectedMessage(ProtocolError):
+    """A well-framed message that is not allowed here (wrong type, event or state)."""
+
+
+class InvalidEventPayload(ProtocolError):
+    """An event's payload (JSON) does not decode to the event's schema."""
+
+
+# --------------------------------------------------------------------------- service
+
+
+class ServiceError(ScribewireError):
+    """The service sent an ``exception`` or ``error`` message (protocol.md §4.5).
+
+    Attributes:
+        code: the ``:exception-type`` or ``:error-code`` as the service names it.
+        message: the service's message text.
+        retryable: whether opening a new stream may succeed (class property).
+    """
+
+    code: ClassVar[str] = "ServiceError"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str = "", code: str | None = None) -> None:
+        self.message = message
+        if code is not None and code != type(self).code:
+            self.code = code  # type: ignore[misc]
+        super().__init__(f"{self.code}: {message}" if message else self.code)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.code))
+
+
+class BadRequestException(ServiceError):
+    """Invalid parameters, or a client error while streaming (HTTP 400 equivalent)."""
+
+    code = "BadRequestException"
+
+
+class LimitExceededException(ServiceError):
+    """Stream quota, 4 h duration, or ramp rate exceeded (HTTP 429); retry with backoff."""
+
+    code = "LimitExceededException"
+    retryable = True
+
+
+class InternalFailureException(ServiceError):
+    """Service-side processing failure (HTTP 500); retryable."""
+
+    code = "InternalFailureException"
+    retryable = True
+
+
+class ConflictException(ServiceError):
+    """A newer stream took this stream's ``session-id`` (HTTP 409)."""
+
+    code = "ConflictException"
+
+
+class ServiceUnavailableException(ServiceError):
+    """The service is unavailable (HTTP 503); retryable."""
+
+    code = "ServiceUnavailableException"
+    retryable = True
+
+
+class UnrecognizedClientException(ServiceError):
+    """The upgrade request's signature or credentials were not accepted."""
+
+    code = "UnrecognizedClientException"
+
+
+_SERVICE_ERRORS: dict[str, type[ServiceError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequestException,
+        LimitExceededException,
+        InternalFailureException,
+        ConflictException,
+        ServiceUnavailableException,
+        UnrecognizedClientException,
+    )
+}
+
+
+def service_error(code: str, message: str) -> ServiceError:
+    """The ``ServiceError`` subclass for a service's exception name (unknown names kept)."""
+    cls = _SERVICE_ERRORS.get(code)
+    if cls is None:
+        return ServiceError(message, code=code)
+    return cls(message)
+
+
+# --------------------------------------------------------------------------- transport, config
+
+
+class HandshakeRejected(ScribewireError):
+    """The WebSocket upgrade was refused with an HTTP status.
+
+    Attributes:
+        status: HTTP status code (e.g. 403).
+        body: the response body as text (never contains secrets sent by us).
+    """
+
+    def __init__(self, status: int, body: str = "") -> None:
+        super().__init__(f"handshake rejected with HTTP {status}" + (f": {body}" if body else ""))
+        self.status = status
+        self.body = body
+
+
+class ConnectionClosed(ScribewireError):
+    """The connection closed before the stream ended cleanly.
+
+    Attributes:
+        code: WebSocket close code, or None when the transport failed.
+        reason: the close reason text.
+    """
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        super().__init__(f"connection closed (code={code}, reason={reason!r})")
+        self.code = code
+        self.reason = reason
+
+
+class CredentialsError(ScribewireError):
+    """No usable AWS credentials or region; the message says where it looked."""
+
+
+class ParameterError(ScribewireError, ValueError):
+    """A stream parameter breaks a rule; the message names parameter, value and rule."""
+
+
+class SessionStateError(ScribewireError):
+    """A session method was called in a state that does not allow it."""
+
+
+class AudioFormatError(ScribewireError, ValueError):
+    """Audio of the wrong size, shape, rate or channel count for the call."""
+
+
+class AudioTypeError(AudioFormatError, TypeError):
+    """An audio argument of the wrong type or dtype."""
+
+
+class AudioFileError(ScribewireError):
+    """An audio file that cannot be opened or decoded; the message names the file."""

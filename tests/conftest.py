@@ -1,0 +1,53 @@
+"""Shared fixtures.
+
+- ``shared_dir``: the project's shared data (``$SCRIBEWIRE_SHARED`` or ``../shared`` beside
+  the checkout); tests that need it skip with a clear reason when it is absent.
+- ``impl``: parametrises a test over the kernel twins that are available ("py" always,
+  "c" when the native module loads and ``SCRIBEWIRE_NO_EXTENSIONS`` is unset).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from scribewire import _impl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_path() -> Path | None:
+    env = os.environ.get("SCRIBEWIRE_SHARED")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT.parent / "shared")
+    for c in candidates:
+        if (c / "vectors").is_dir() or (c / "audio").is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    p = shared_path()
+    if p is None:
+        pytest.skip("shared data not found: set SCRIBEWIRE_SHARED or place ../shared beside the checkout")
+    return p
+
+
+def twins(name: str) -> list[ModuleType]:
+    """The importable twins of kernel ``name``: the pure one, plus the native one if allowed."""
+    mods = [importlib.import_module(f"scribewire._{name}_py")]
+    if not _impl.NO_EXTENSIONS:
+        try:
+            mods.append(importlib.import_module(f"scribewire._{name}_c"))
+        except ImportError:
+            pass
+    return mods
+
+
+def twin_params(name: str) -> list[object]:
+    return [pytest.param(m, id=m.__name__.rsplit("_", 1)[-1]) for m in twins(name)]
