@@ -26,6 +26,7 @@
     │   ├── ServiceUnavailableException
     │   └── UnrecognizedClientException
     ├── HandshakeRejected                  the WebSocket upgrade was refused (HTTP status, body)
+    ├── AuthenticationError                a presigned URL fails verification (server side)
     ├── ConnectionClosed                   the socket closed before the stream ended cleanly
     ├── CredentialsError                   no usable AWS credentials / region
     ├── ParameterError (ValueError)        a stream parameter breaks a rule of protocol.md §3.3
@@ -48,6 +49,7 @@ __all__ = [
     "AudioFileError",
     "AudioFormatError",
     "AudioTypeError",
+    "AuthenticationError",
     "BadRequestException",
     "ChecksumMismatch",
     "ConflictException",
@@ -287,6 +289,14 @@ class HandshakeRejected(ScribewireError):
         super().__init__(f"handshake rejected with HTTP {status}" + (f": {body}" if body else ""))
         self.status = status
         self.body = body
+
+
+class AuthenticationError(ScribewireError):
+    """A SigV4 presigned URL failed verification (protocol.md §6.1).
+
+    The message names the failed check (algorithm, scope, expiry, signature, ...) and
+    never contains the secret, the token or the expected signature.
+    """
 
 
 class ConnectionClosed(ScribewireError):
