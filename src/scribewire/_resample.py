@@ -1,0 +1,193 @@
+"""Streaming sample-rate conversion of int16 (or float32) PCM, with soxr as the engine.
+
+The engine is libsoxr through python-soxr's ``ResampleStream`` in float32: soxr's own int16
+path adds TPDF dither, which would make chunked output differ from one-shot output. Samples
+are converted int16 -> float32 -> int16 with the selected PCM kernels (``float32_to_int16``
+rounds half to even and clips), so the chunked output is bit-identical to the one-shot
+output for any chunking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import soxr
+
+from . import _impl
+from .errors import AudioFormatError, AudioTypeError
+
+__all__ = ["QUALITIES", "Resampler"]
+
+_kernels = _impl.load("audio")
+
+QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
+_DTYPES = ("int16", "float32")
+_MAX_RATE = 768_000
+_BYTE_FORMATS = frozenset({"B", "b", "c"})
+_ITEM_FORMATS = {
+    "int16": frozenset({"h", "<h", "=h", "@h"}),
+    "float32": frozenset({"f", "<f", "=f", "@f"}),
+}
+
+
+def _check_rate(name: str, rate: object) -> int:
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+        raise AudioTypeError(f"{name} must be an int (Hz), not {type(rate).__name__}")
+    if not 1 <= int(rate) <= _MAX_RATE:
+        raise AudioFormatError(f"{name} must be 1..{_MAX_RATE} Hz, not {rate}")
+    return int(rate)
+
+
+class Resampler:
+    """Streaming resampler for interleaved PCM (soxr engine, any rate pair).
+
+    Feed chunks of any size with :meth:`process`; call :meth:`flush` at the end of the
+    stream to get the audio the filter still holds. Concatenated outputs are identical to
+    resampling the whole stream in one call, whatever the chunk sizes. soxr removes the
+    filter's group delay, so output frame ``k`` is at time ``k / out_rate`` seconds, exactly
+    as input frame ``j`` is at ``j / in_rate``; the total output is
+    ``round(total_in * out_rate / in_rate)`` frames.
+
+    Args:
+        in_rate: input sample rate in Hz (1..768,000).
+        out_rate: output sample rate in Hz (1..768,000). Equal rates pass audio through.
+        channels: interleaved channel count (>= 1).
+        quality: soxr recipe: ``"QQ"``, ``"LQ"``, ``"MQ"``, ``"HQ"`` (default) or ``"VHQ"``.
+        dtype: sample type of input and output: ``"int16"`` (LE PCM, default) or
+            ``"float32"`` (native, full scale ±1.0).
+
+    Raises:
+        AudioFormatError: a rate out of range, channels < 1, unknown quality or dtype.
+        AudioTypeError: a non-int rate or channel count.
+    """
+
+    __slots__ = (
+        "_frame_bytes",
+        "_in_rate",
+        "_out_rate",
+        "_passthrough",
+        "_stream",
+        "channels",
+        "dtype",
+        "in_rate",
+        "out_rate",
+        "quality",
+    )
+
+    def __init__(
+        self,
+        in_rate: int,
+        out_rate: int,
+        channels: int = 1,
+        quality: str = "HQ",
+        *,
+        dtype: str = "int16",
+    ) -> None:
+        self.in_rate = _check_rate("in_rate", in_rate)
+        self.out_rate = _check_rate("out_rate", out_rate)
+        if isinstance(channels, bool) or not isinstance(channels, int):
+            raise AudioTypeError(f"channels must be an int, not {type(channels).__name__}")
+        if channels < 1:
+            raise AudioFormatError(f"channels must be >= 1, not {channels}")
+        if quality not in QUALITIES:
+            raise AudioFormatError(f"quality must be one of {QUALITIES}, not {quality!r}")
+        if dtype not in _DTYPES:
+            raise AudioFormatError(f"dtype must be 'int16' or 'float32', not {dtype!r}")
+        self.channels = channels
+        self.quality = quality
+        self.dtype = dtype
+        self._frame_bytes = channels * (2 if dtype == "int16" else 4)
+        self._passthrough = self.in_rate == self.out_rate
+        self._stream: Any = (
+            None
+            if self._passthrough
+            else soxr.ResampleStream(self.in_rate, self.out_rate, channels, "float32", quality)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Resampler({self.in_rate}, {self.out_rate}, channels={self.channels}, "
+            f"quality={self.quality!r}, dtype={self.dtype!r})"
+        )
+
+    @property
+    def latency_frames(self) -> int:
+        """Output frames the filter currently holds back (returned by later calls or flush).
+
+        This is the stream's buffering, not a timestamp offset: output timing is aligned
+        (see the class docstring). 0 before the first chunk and after :meth:`flush`.
+        """
+        if self._stream is None:
+            return 0
+        return int(round(self._stream.delay()))
+
+    def _view(self, data: object) -> memoryview:
+        """``data`` as a flat byte view, checked once: type, contiguity, whole frames."""
+        try:
+            m = memoryview(data)  # type: ignore[arg-type]
+        except TypeError:
+            raise AudioTypeError(
+                f"data must be a bytes-like object of {self.dtype} PCM, not {type(data).__name__}"
+            ) from None
+        if m.format not in _BYTE_FORMATS and m.format not in _ITEM_FORMATS[self.dtype]:
+            raise AudioTypeError(f"data has item format {m.format!r}; expected {self.dtype} or bytes")
+        if not m.c_contiguous:
+            raise AudioFormatError("data must be C-contiguous")
+        if m.nbytes % self._frame_bytes:
+            raise AudioFormatError(
+                f"data holds {m.nbytes} bytes: not a whole number of {self.channels}-channel "
+                f"{self.dtype} frames ({self._frame_bytes} bytes each)"
+            )
+        if m.ndim == 1 and m.format == "B":
+            return m
+        return m.cast("B") if m.nbytes else memoryview(b"")
+
+    def _samples(self, m: memoryview) -> Any:
+        """float32 numpy samples shaped for soxr: (frames,) or (frames, channels)."""
+        if self.dtype == "int16":
+            f = np.frombuffer(_kernels.int16_to_float32(m), dtype=np.float32)
+        else:
+            f = np.frombuffer(m, dtype=np.float32)
+        return f if self.channels == 1 else f.reshape(-1, self.channels)
+
+    def _emit(self, y: Any) -> bytes:
+        if self.dtype == "int16":
+            return _kernels.float32_to_int16(y)  # type: ignore[no-any-return]
+        return y.tobytes()  # type: ignore[no-any-return]
+
+    def process(self, data: object) -> bytes:
+        """Resample one chunk.
+
+        Args:
+            data: interleaved frames of ``dtype`` (int16 LE or float32), any contiguous
+                buffer; nbytes a multiple of the frame size; empty is allowed.
+
+        Returns:
+            The output frames ready so far (may be empty while the filter fills), same
+            dtype and channel layout.
+
+        Raises:
+            AudioFormatError: a partial frame or non-contiguous buffer.
+            AudioTypeError: not a buffer, or items of the wrong type.
+        """
+        m = self._view(data)
+        if self._stream is None:
+            return bytes(m)
+        y = self._stream.resample_chunk(self._samples(m))
+        return self._emit(y)
+
+    def flush(self) -> bytes:
+        """End the stream: the remaining output frames. The resampler is then reset."""
+        if self._stream is None:
+            return b""
+        empty = np.zeros((0, self.channels) if self.channels > 1 else 0, dtype=np.float32)
+        y = self._stream.resample_chunk(empty, last=True)
+        out = self._emit(y)
+        self._stream.clear()
+        return out
+
+    def reset(self) -> None:
+        """Drop buffered audio and start a new stream (same rates, channels, quality)."""
+        if self._stream is not None:
+            self._stream.clear()

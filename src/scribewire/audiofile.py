@@ -1,0 +1,393 @@
+"""Audio files opened for streaming: WAV, FLAC, Ogg/Opus and headerless raw (soundfile).
+
+``open_audio(path)`` returns an :class:`AudioSource`; its :meth:`AudioSource.chunks` yields
+the audio converted on the way to the format a stream asks for (sample rate, channels,
+encoding), in uniform chunks, which is what Amazon Transcribe recommends (protocol.md §5:
+50-200 ms chunks of uniform size, ``pcm`` = signed 16-bit little-endian, no header).
+
+Decoding is libsndfile's (through soundfile), including G.711 μ-law/A-law WAVs, whose
+decoded int16 equals ``audioop.ulaw2lin`` / ``alaw2lin`` (checked by the tests). Files of
+16 bits or less are read as int16, deeper ones (24/32-bit, float, FLAC 24-bit, Opus) as
+float32, so nothing is quantised before resampling.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from . import _impl
+from ._resample import Resampler
+from .errors import AudioFileError, AudioFormatError, AudioTypeError
+
+__all__ = ["ENCODINGS", "AudioSource", "RawFormat", "open_audio"]
+
+_kernels = _impl.load("audio")
+
+#: Output encodings of :meth:`AudioSource.chunks` (canonical name first) and their aliases.
+ENCODINGS: dict[str, str] = {
+    "pcm_s16le": "pcm_s16le",
+    "pcm": "pcm_s16le",
+    "pcm_mulaw": "pcm_mulaw",
+    "mulaw": "pcm_mulaw",
+    "ulaw": "pcm_mulaw",
+    "pcm_alaw": "pcm_alaw",
+    "alaw": "pcm_alaw",
+}
+
+_RAW_SUBTYPES = {
+    "pcm_s16le": "PCM_16",
+    "pcm": "PCM_16",
+    "mulaw": "ULAW",
+    "ulaw": "ULAW",
+    "pcm_mulaw": "ULAW",
+    "alaw": "ALAW",
+    "pcm_alaw": "ALAW",
+}
+_RAW_SUFFIXES = frozenset({".raw", ".pcm", ".ulaw", ".alaw", ".mulaw", ".s16", ".sln"})
+_INT16_SUBTYPES = frozenset({"PCM_16", "PCM_U8", "PCM_S8", "ULAW", "ALAW"})
+_READ_FRAMES = 8192  # input frames decoded per libsndfile call
+
+
+@dataclass(frozen=True, slots=True)
+class RawFormat:
+    """How to read a headerless raw file.
+
+    Attributes:
+        sample_rate: samples per second per channel (Hz).
+        channels: interleaved channel count.
+        encoding: ``"pcm_s16le"`` (signed 16-bit LE), ``"mulaw"`` or ``"alaw"`` (G.711,
+            one byte per sample).
+    """
+
+    sample_rate: int
+    channels: int = 1
+    encoding: str = "pcm_s16le"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int):
+            raise AudioTypeError("RawFormat.sample_rate must be an int (Hz)")
+        if not 1 <= self.sample_rate <= 768_000:
+            raise AudioFormatError(f"RawFormat.sample_rate {self.sample_rate} Hz out of range")
+        if isinstance(self.channels, bool) or not isinstance(self.channels, int):
+            raise AudioTypeError("RawFormat.channels must be an int")
+        if self.channels < 1:
+            raise AudioFormatError(f"RawFormat.channels must be >= 1, not {self.channels}")
+        if self.encoding not in _RAW_SUBTYPES:
+            raise AudioFormatError(
+                f"RawFormat.encoding must be 'pcm_s16le', 'mulaw' or 'alaw', not {self.encoding!r}"
+            )
+
+
+def _wav_truncation(path: str) -> str | None:
+    """Why a RIFF/WAVE file is truncated (its data chunk runs past the end), else None."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            ck_id, ck_size = struct.unpack("<4sI", f.read(8))
+            if ck_id == b"data":
+                if ck_size in (0, 0xFFFFFFFF):  # written while streaming: size unknown
+                    return None
+                have = size - pos - 8
+                if ck_size > have:
+                    return f"its data chunk declares {ck_size} bytes but only {have} are present"
+                return None
+            pos += 8 + ck_size + (ck_size & 1)
+    return None
+
+
+def _ogg_truncation(path: str) -> str | None:
+    """Why an Ogg file is truncated (its last page lacks the end-of-stream flag), else None."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65536))
+        tail = f.read()
+    at = tail.rfind(b"OggS")
+    if at < 0 or at + 6 > len(tail):
+        return "no Ogg page found at its end"
+    if not tail[at + 5] & 0x04:
+        return "its last Ogg page lacks the end-of-stream flag"
+    return None
+
+
+class AudioSource:
+    """An open audio file, read in converted chunks. Use :func:`open_audio` to create.
+
+    Attributes:
+        path: the file's path.
+        sample_rate: the file's sample rate (Hz).
+        channels: the file's channel count.
+        frames: frames in the file (one sample per channel each).
+        duration: ``frames / sample_rate`` in seconds.
+        format: container as libsndfile names it (``"WAV"``, ``"FLAC"``, ``"OGG"``, ``"RAW"``).
+        subtype: sample encoding as read (``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``, ``"ULAW"``,
+            ``"ALAW"``, ``"OPUS"``, ...).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], raw_format: RawFormat | None = None) -> None:
+        self.path = Path(path)
+        p = str(self.path)
+        if not self.path.is_file():
+            raise AudioFileError(f"{p}: no such file")
+        is_raw = self.path.suffix.lower() in _RAW_SUFFIXES
+        if is_raw and raw_format is None:
+            raise AudioFileError(
+                f"{p}: headerless raw audio; pass raw_format=RawFormat(sample_rate=..., "
+                f"channels=..., encoding='pcm_s16le'|'mulaw'|'alaw')"
+            )
+        try:
+            if raw_format is not None:
+                subtype = _RAW_SUBTYPES[raw_format.encoding]
+                frame_bytes = raw_format.channels * (2 if subtype == "PCM_16" else 1)
+                if os.path.getsize(p) % frame_bytes:
+                    raise AudioFileError(f"{p}: raw file ends in a partial frame (truncated)")
+                self._sf: Any = sf.SoundFile(
+                    p,
+                    samplerate=raw_format.sample_rate,
+                    channels=raw_format.channels,
+                    subtype=subtype,
+                    format="RAW",
+                    endian="LITTLE",
+                )
+            else:
+                self._sf = sf.SoundFile(p)
+        except AudioFileError:
+            raise
+        except Exception as exc:  # libsndfile reports many kinds of failure
+            raise AudioFileError(f"{p}: cannot open audio: {exc}") from exc
+        self.sample_rate: int = int(self._sf.samplerate)
+        self.channels: int = int(self._sf.channels)
+        self.frames: int = int(self._sf.frames)
+        self.format: str = str(self._sf.format)
+        self.subtype: str = str(self._sf.subtype)
+        self.duration: float = self.frames / self.sample_rate if self.sample_rate else 0.0
+        why = None
+        if self.format == "WAV":
+            why = _wav_truncation(p)
+        elif self.format == "OGG":
+            why = _ogg_truncation(p)
+        if why is not None:
+            self._sf.close()
+            raise AudioFileError(f"{p}: truncated file: {why}")
+        if self.frames <= 0 or self.sample_rate <= 0:
+            self._sf.close()
+            raise AudioFileError(f"{p}: no audio frames")
+        self._int16 = self.subtype in _INT16_SUBTYPES
+
+    def __repr__(self) -> str:
+        return (
+            f"<AudioSource {str(self.path)!r} {self.format}/{self.subtype} {self.sample_rate} Hz "
+            f"{self.channels} ch {self.frames} frames>"
+        )
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        self._sf.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._sf.closed)
+
+    # ------------------------------------------------------------------ conversion
+
+    def _plan(
+        self, sample_rate: int | None, channels: int | None, channel: int | None, encoding: str
+    ) -> tuple[int, int, str]:
+        out_rate = self.sample_rate if sample_rate is None else sample_rate
+        if isinstance(out_rate, bool) or not isinstance(out_rate, int):
+            raise AudioTypeError(f"sample_rate must be an int (Hz), not {type(out_rate).__name__}")
+        if channel is not None:
+            if isinstance(channel, bool) or not isinstance(channel, int):
+                raise AudioTypeError(f"channel must be an int index, not {type(channel).__name__}")
+            if not 0 <= channel < self.channels:
+                raise AudioFormatError(
+                    f"channel={channel} but {self.path} has {self.channels} channel(s)"
+                )
+        src = 1 if channel is not None else self.channels
+        out_ch = src if channels is None else channels
+        if isinstance(out_ch, bool) or not isinstance(out_ch, int):
+            raise AudioTypeError(f"channels must be an int, not {type(out_ch).__name__}")
+        if out_ch < 1:
+            raise AudioFormatError(f"channels must be >= 1, not {out_ch}")
+        if out_ch not in (1, src) and src != 1:
+            raise AudioFormatError(
+                f"cannot convert {src} channels to {out_ch}: ask for 1 (downmix), {src}, "
+                f"or pick one with channel="
+            )
+        if encoding not in ENCODINGS:
+            raise AudioFormatError(
+                f"encoding must be one of {sorted(set(ENCODINGS.values()))}, not {encoding!r}"
+            )
+        return out_rate, out_ch, ENCODINGS[encoding]
+
+    def _blocks(self, channel: int | None, mono: bool) -> Iterator[memoryview]:
+        """Decoded input, channel-reduced, as int16 or float32 interleaved bytes."""
+        k = _kernels
+        dtype = "int16" if self._int16 else "float32"
+        self._sf.seek(0)
+        got = 0
+        while True:
+            try:
+                a = self._sf.read(_READ_FRAMES, dtype=dtype, always_2d=True)
+            except Exception as exc:
+                raise AudioFileError(f"{self.path}: decoding failed after {got} frames: {exc}") from exc
+            n = a.shape[0]
+            if n == 0:
+                break
+            got += n
+            if channel is not None and self.channels > 1:
+                a = np.ascontiguousarray(a[:, channel])
+            elif mono and self.channels > 1:
+                if self._int16:
+                    yield memoryview(k.downmix(a, self.channels))
+                    continue
+                a = a.mean(axis=1, dtype=np.float32)
+            yield memoryview(a).cast("B")
+        if got < self.frames:
+            raise AudioFileError(
+                f"{self.path}: truncated: decoded {got} of {self.frames} frames"
+            )
+
+    def chunks(
+        self,
+        frames_per_chunk: int,
+        *,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        channel: int | None = None,
+        encoding: str = "pcm_s16le",
+        quality: str = "HQ",
+    ) -> Iterator[bytes]:
+        """The whole file, converted, in chunks of ``frames_per_chunk`` output frames.
+
+        Conversion order: pick one channel (``channel=``) or downmix (``channels=1``, the
+        mean of the channels), resample (:class:`Resampler`, soxr ``quality``), duplicate a
+        mono signal when more channels are asked for, then encode.
+
+        Args:
+            frames_per_chunk: output frames per chunk (at the output rate); every chunk has
+                exactly that many except the last, which may be shorter. E.g. 100 ms at
+                16 kHz = 1,600 frames = 3,200 bytes of mono ``pcm_s16le``.
+            sample_rate: output rate in Hz; None keeps the file's rate.
+            channels: output channel count; None keeps the file's (or 1 with ``channel=``).
+                1 downmixes; N > 1 from a mono source duplicates it.
+            channel: index of the one input channel to use (0-based), or None for all.
+            encoding: ``"pcm_s16le"`` (int16 LE interleaved, Transcribe's ``pcm``),
+                ``"pcm_mulaw"`` or ``"pcm_alaw"`` (G.711, one byte per sample).
+            quality: soxr recipe for resampling (see :class:`Resampler`).
+
+        Yields:
+            bytes of interleaved samples in ``encoding``.
+
+        Raises:
+            AudioFormatError: bad arguments (rate, channel counts, encoding, chunk size).
+            AudioFileError: the file fails to decode or ends early (names the file).
+        """
+        if isinstance(frames_per_chunk, bool) or not isinstance(frames_per_chunk, int):
+            raise AudioTypeError("frames_per_chunk must be an int")
+        if frames_per_chunk < 1:
+            raise AudioFormatError(f"frames_per_chunk must be >= 1, not {frames_per_chunk}")
+        out_rate, out_ch, enc = self._plan(sample_rate, channels, channel, encoding)
+        return self._chunks(frames_per_chunk, out_rate, out_ch, channel, enc, quality)
+
+    def _chunks(
+        self,
+        frames_per_chunk: int,
+        out_rate: int,
+        out_ch: int,
+        channel: int | None,
+        enc: str,
+        quality: str,
+    ) -> Iterator[bytes]:
+        k = _kernels
+        work_ch = 1 if (channel is not None or out_ch == 1) else self.channels
+        dtype = "int16" if self._int16 else "float32"
+        rs = Resampler(self.sample_rate, out_rate, work_ch, quality, dtype=dtype)
+        upmix = out_ch if (work_ch == 1 and out_ch > 1) else 1
+
+        def convert(block: memoryview | bytes) -> bytes:
+            pcm = block if dtype == "int16" else k.float32_to_int16(block)
+            if upmix > 1:
+                pcm = k.interleave([pcm] * upmix)
+            if enc == "pcm_mulaw":
+                return k.ulaw_encode(pcm)  # type: ignore[no-any-return]
+            if enc == "pcm_alaw":
+                return k.alaw_encode(pcm)  # type: ignore[no-any-return]
+            return bytes(pcm)
+
+        sample_bytes = 2 if enc == "pcm_s16le" else 1
+        chunk_bytes = frames_per_chunk * out_ch * sample_bytes
+        pending = bytearray()
+        for block in self._blocks(channel, work_ch == 1):
+            pending += convert(rs.process(block))
+            while len(pending) >= chunk_bytes:
+                yield bytes(pending[:chunk_bytes])
+                del pending[:chunk_bytes]
+        pending += convert(rs.flush())
+        for i in range(0, len(pending), chunk_bytes):
+            yield bytes(pending[i : i + chunk_bytes])
+
+    def read(
+        self,
+        *,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        channel: int | None = None,
+        encoding: str = "pcm_s16le",
+        quality: str = "HQ",
+    ) -> bytes:
+        """The whole file converted at once; equal to ``b"".join(self.chunks(...))``."""
+        return b"".join(
+            self.chunks(
+                1 << 20,
+                sample_rate=sample_rate,
+                channels=channels,
+                channel=channel,
+                encoding=encoding,
+                quality=quality,
+            )
+        )
+
+
+def open_audio(path: str | os.PathLike[str], *, raw_format: RawFormat | None = None) -> AudioSource:
+    """Open an audio file for streaming.
+
+    Formats: WAV (PCM 8/16/24/32-bit, float, μ-law, A-law), FLAC, Ogg/Opus (and what else
+    libsndfile reads), and headerless raw (``.raw``, ``.pcm``, ...) with ``raw_format``.
+
+    Args:
+        path: the file.
+        raw_format: how to read a headerless file; required for raw files.
+
+    Returns:
+        An :class:`AudioSource` (a context manager; close it when done).
+
+    Raises:
+        AudioFileError: missing, unreadable, truncated or unsupported file, or a raw file
+            without ``raw_format``; the message names the file.
+    """
+    return AudioSource(path, raw_format)
