@@ -40,7 +40,6 @@ from .errors import (
 
 __all__ = [
     "EventStreamDecoder",
-    "crc32",
     "decode_message",
     "encode_audio_event",
     "encode_audio_events",
@@ -67,16 +66,21 @@ _I64 = struct.Struct(">q")
 _U16 = struct.Struct(">H")
 
 
-def crc32(data: object, value: int = 0) -> int:
-    """CRC-32/ISO-HDLC (the zlib CRC) of ``data``, continuing from ``value``.
-
-    Same contract as ``zlib.crc32``: any contiguous buffer, unsigned result.
-    """
-    return zlib.crc32(data, value)  # type: ignore[arg-type]
+def _utf8(text: str, name: str, is_name: bool) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        if is_name:
+            raise InvalidHeaderName(f"header name {name!r} is not encodable as UTF-8") from exc
+        raise InvalidHeaderValue(
+            f"header {name!r}: string value is not encodable as UTF-8"
+        ) from exc
 
 
 def _encode_one(out: bytearray, name: str, value: HeaderValue) -> None:
-    raw_name = name.encode("utf-8")
+    if not isinstance(name, str):
+        raise TypeError(f"header name must be str, not {type(name).__name__}")
+    raw_name = _utf8(name, name, True)
     if not 1 <= len(raw_name) <= 255:
         raise InvalidHeaderName(f"header name {name!r} must be 1..255 UTF-8 bytes")
     out.append(len(raw_name))
@@ -109,7 +113,7 @@ def _encode_one(out: bytearray, name: str, value: HeaderValue) -> None:
         out += _U16.pack(len(raw))
         out += raw
     elif isinstance(value, str):
-        raw = value.encode("utf-8")
+        raw = _utf8(value, name, False)
         if len(raw) > MAX_HEADER_VALUE_LENGTH:
             raise InvalidHeaderValue(
                 f"header {name!r}: string of {len(raw)} bytes exceeds {MAX_HEADER_VALUE_LENGTH}"
@@ -374,7 +378,7 @@ class EventStreamDecoder:
             return None
         total, headers_len = _PRELUDE.unpack_from(buf, pos)
         (prelude_crc,) = _U32.unpack_from(buf, pos + 8)
-        actual = zlib.crc32(memoryview(buf)[pos : pos + 8])
+        actual = zlib.crc32(buf[pos : pos + 8])
         offset = self._offset + pos
         if actual != prelude_crc:
             raise PreludeChecksumMismatch(prelude_crc, actual, offset)
@@ -391,15 +395,14 @@ class EventStreamDecoder:
             raise MessageTooLarge("payload", payload_len, self.max_payload_length)
         if avail < total:
             return None
-        view = memoryview(buf)
         (message_crc,) = _U32.unpack_from(buf, pos + total - 4)
-        actual = zlib.crc32(view[pos + 8 : pos + total - 4], prelude_crc)
-        if actual != message_crc:
-            raise MessageChecksumMismatch(message_crc, actual, offset)
         hstart = pos + PRELUDE_LENGTH
-        headers = _decode_headers(view[hstart : hstart + headers_len], self._offset + hstart)
-        payload = bytes(view[hstart + headers_len : pos + total - 4])
-        view.release()
+        with memoryview(buf) as view:
+            actual = zlib.crc32(view[pos + 8 : pos + total - 4], prelude_crc)
+            if actual != message_crc:
+                raise MessageChecksumMismatch(message_crc, actual, offset)
+            headers = _decode_headers(view[hstart : hstart + headers_len], self._offset + hstart)
+            payload = bytes(view[hstart + headers_len : pos + total - 4])
         self._pos = pos + total
         return Message(headers=headers, payload=payload)
 

@@ -1,0 +1,12 @@
+"""Type stub for the native CRC32 kernel (see ``_crc32_py`` for the pure twin)."""
+
+from collections.abc import Buffer
+
+__all__ = ["GIL_RELEASE_NBYTES", "IMPLEMENTATION", "PATHS", "crc32"]
+
+IMPLEMENTATION: str
+PATHS: tuple[str, ...]
+GIL_RELEASE_NBYTES: int
+
+def crc32(data: Buffer, value: int = 0) -> int: ...
+def _crc32_with(path: str, data: Buffer, value: int = 0) -> int: ...
