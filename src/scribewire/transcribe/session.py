@@ -1,0 +1,318 @@
+"""Sans-I/O client session for Amazon Transcribe streaming (protocol.md §3-§5).
+
+``TranscribeSession`` turns audio into AudioEvent frames and bytes from the service into
+typed events. It never touches a socket and never reads a clock: the caller moves the
+bytes and passes the time in. The same class serves the three operations; the
+parameters object (``StreamParams``, ``MedicalStreamParams``, ``CallAnalyticsParams``)
+says which.
+
+States: ``OPEN`` (audio may be sent) -> ``ENDING`` (end of stream sent; results still
+arrive) -> ``CLOSED`` (the service closed, sent an exception, or sent bad bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+
+from .. import eventstream
+from ..errors import (
+    AudioFormatError,
+    AudioTypeError,
+    ProtocolError,
+    ServiceError,
+    SessionStateError,
+)
+from . import frames
+from .credentials import Credentials
+from .events import ConfigurationEvent, Event, decode_event
+from .params import CallAnalyticsParams, MedicalStreamParams, Operation, StreamParams
+from .sigv4 import MAX_EXPIRES, presign_url
+
+__all__ = ["MAX_CHUNK_DURATION", "SessionState", "TranscribeSession"]
+
+#: Largest amount of audio in one AudioEvent, seconds (MODEL ``AudioChunk``, protocol.md §5).
+MAX_CHUNK_DURATION = 1.0
+#: Largest AudioEvent payload for compressed encodings (no frame size to align to), bytes.
+MAX_COMPRESSED_CHUNK = 32_768
+
+
+class SessionState(enum.Enum):
+    """Where a session is in its life."""
+
+    OPEN = "open"
+    ENDING = "ending"
+    CLOSED = "closed"
+
+
+def _as_bytes_view(audio: object) -> memoryview:
+    if isinstance(audio, str):
+        raise AudioTypeError("audio must be a bytes-like object, not str")
+    try:
+        view = memoryview(audio)  # type: ignore[arg-type]
+    except TypeError:
+        raise AudioTypeError(
+            f"audio must be a bytes-like object, got {type(audio).__name__}"
+        ) from None
+    if not view.c_contiguous:
+        raise AudioTypeError("audio buffer must be C-contiguous")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+class TranscribeSession:
+    """Client side of one Transcribe stream, without I/O.
+
+    Args:
+        params: the stream parameters (decide the operation, path, rate, channels).
+        chunk_duration: seconds of audio per AudioEvent, > 0 and <= 1.0 (default 0.1;
+            AWS recommends 50-200 ms). For ``pcm`` each event carries exactly
+            ``round(sample_rate * chunk_duration)`` frames of all channels (except the
+            last one flushed); for compressed encodings events carry the bytes as given,
+            split at 32 KiB.
+
+    Raises:
+        ValueError: ``chunk_duration`` out of range.
+        TypeError: ``params`` is not a parameters object.
+    """
+
+    def __init__(
+        self,
+        params: StreamParams | MedicalStreamParams | CallAnalyticsParams,
+        *,
+        chunk_duration: float = 0.1,
+    ) -> None:
+        if not isinstance(params, (StreamParams, MedicalStreamParams, CallAnalyticsParams)):
+            raise TypeError(f"params must be a Transcribe parameters object, got {type(params).__name__}")
+        if not 0 < chunk_duration <= MAX_CHUNK_DURATION:
+            raise ValueError(
+                f"chunk_duration must be > 0 and <= {MAX_CHUNK_DURATION} s, got {chunk_duration}"
+            )
+        self.params = params
+        self.operation: Operation = params.operation
+        self.chunk_duration = chunk_duration
+        self._channels = params.channels
+        self._decoder = eventstream.EventStreamDecoder()
+        self._pending = bytearray()
+        self._state = SessionState.OPEN
+        self._sent_any = False
+        self.audio_bytes_sent = 0
+        self.events_received = 0
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def state(self) -> SessionState:
+        """``OPEN``, ``ENDING`` or ``CLOSED``."""
+        return self._state
+
+    @property
+    def channels(self) -> int:
+        """Interleaved channels in the audio (2 after a Call Analytics configuration)."""
+        return self._channels
+
+    @property
+    def bytes_per_frame(self) -> int | None:
+        """Bytes of one frame of all channels (``pcm``: 2 x channels), None if compressed."""
+        return 2 * self._channels if self.params.media_encoding == "pcm" else None
+
+    @property
+    def chunk_bytes(self) -> int:
+        """Audio payload bytes per AudioEvent (``pcm``), or the compressed split size."""
+        bpf = self.bytes_per_frame
+        if bpf is None:
+            return MAX_COMPRESSED_CHUNK
+        frames_per_chunk = max(1, round(self.params.sample_rate * self.chunk_duration))
+        return min(frames_per_chunk, self.params.sample_rate) * bpf
+
+    @property
+    def audio_seconds_sent(self) -> float | None:
+        """Seconds of audio sent so far (``pcm``), None for compressed encodings."""
+        bpf = self.bytes_per_frame
+        if bpf is None:
+            return None
+        return self.audio_bytes_sent / (bpf * self.params.sample_rate)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Audio bytes held back until a whole chunk is available."""
+        return len(self._pending)
+
+    # ------------------------------------------------------------------ sending
+
+    def request_url(
+        self,
+        credentials: Credentials,
+        now: _dt.datetime | float | int,
+        *,
+        region: str,
+        endpoint: str | None = None,
+        expires: int = MAX_EXPIRES,
+    ) -> str:
+        """The presigned WebSocket URL for this stream (see ``sigv4.presign_url``).
+
+        Args:
+            credentials: resolve them anew at every connect (they may expire).
+            now: signing time, aware datetime or POSIX seconds.
+            region: AWS region.
+            endpoint: None for AWS, or a base URL such as ``ws://127.0.0.1:54321``.
+            expires: ``X-Amz-Expires``, 1..300 seconds.
+        """
+        return presign_url(
+            credentials=credentials,
+            region=region,
+            path=self.params.path,
+            query=self.params.to_query(),
+            now=now,
+            expires=expires,
+            endpoint=endpoint,
+        )
+
+    def _require_open(self, what: str) -> None:
+        if self._state is not SessionState.OPEN:
+            raise SessionStateError(f"{what} is not allowed in state {self._state.value}")
+
+    def _emit(self, final: bool) -> list[bytes]:
+        buf = self._pending
+        n = self.chunk_bytes
+        bpf = self.bytes_per_frame or 1
+        out: list[bytes] = []
+        pos = 0
+        view = memoryview(buf)
+        try:
+            while len(buf) - pos >= n:
+                out.append(eventstream.encode_audio_event(view[pos : pos + n]))
+                pos += n
+            if final:
+                tail = (len(buf) - pos) // bpf * bpf
+                if tail:
+                    out.append(eventstream.encode_audio_event(view[pos : pos + tail]))
+                    pos += tail
+        finally:
+            view.release()
+        if pos:
+            del buf[:pos]
+            self.audio_bytes_sent += pos
+            self._sent_any = True
+        return out
+
+    def send_audio(self, audio: object) -> list[bytes]:
+        """Frame audio as AudioEvents; a partial chunk is buffered for the next call.
+
+        Args:
+            audio: any C-contiguous bytes-like object (bytes, bytearray, memoryview, numpy
+                array) in the stream's media encoding; for ``pcm`` int16 little-endian with
+                channels interleaved (partial frames are allowed: they wait in the buffer).
+                Empty input emits nothing (the end of stream is ``end_of_stream()``).
+
+        Returns:
+            Complete AudioEvent messages, each of exactly ``chunk_bytes`` payload bytes.
+
+        Raises:
+            SessionStateError: not ``OPEN``.
+            AudioTypeError: not a contiguous bytes-like object.
+        """
+        self._require_open("send_audio")
+        self._pending += _as_bytes_view(audio)
+        return self._emit(final=False)
+
+    def flush_audio(self) -> list[bytes]:
+        """Emit the buffered remainder (whole frames) as one shorter AudioEvent.
+
+        Returns:
+            Zero or one message. A trailing partial frame stays buffered.
+
+        Raises:
+            SessionStateError: not ``OPEN``.
+        """
+        self._require_open("flush_audio")
+        return self._emit(final=True)
+
+    def send_configuration(self, event: ConfigurationEvent) -> bytes:
+        """The Call Analytics ``ConfigurationEvent`` frame; it must precede any audio
+        (protocol.md §4.4). With its two channel definitions the audio becomes stereo.
+
+        Raises:
+            SessionStateError: not a Call Analytics stream, not ``OPEN``, or audio (or a
+                configuration) was already sent.
+            TypeError: not a ``ConfigurationEvent``.
+        """
+        self._require_open("send_configuration")
+        if self.operation is not Operation.CALL_ANALYTICS:
+            raise SessionStateError(
+                f"ConfigurationEvent is only for Call Analytics, not {self.operation.value}"
+            )
+        if self._sent_any or self._pending:
+            raise SessionStateError("ConfigurationEvent must be the first event of the stream")
+        frame = frames.encode_configuration_event(event)
+        self._channels = len(event.channel_definitions)
+        self._sent_any = True
+        return frame
+
+    def end_of_stream(self) -> list[bytes]:
+        """Flush the remainder and end the audio with the empty AudioEvent (protocol.md
+        §4.1); the session moves to ``ENDING`` and keeps receiving results.
+
+        Returns:
+            Zero or one remainder AudioEvent, then the end frame.
+
+        Raises:
+            SessionStateError: not ``OPEN``.
+            AudioFormatError: the buffered audio ends inside a frame (nothing is sent;
+                the state stays ``OPEN``).
+        """
+        self._require_open("end_of_stream")
+        bpf = self.bytes_per_frame or 1
+        if len(self._pending) % bpf:
+            raise AudioFormatError(
+                f"audio ends inside a frame: {len(self._pending)} buffered bytes is not a "
+                f"multiple of {bpf} bytes per frame ({self._channels} channel(s) of int16)"
+            )
+        out = self._emit(final=True)
+        out.append(frames.encode_end_of_stream())
+        self._state = SessionState.ENDING
+        return out
+
+    def close(self) -> None:
+        """Mark the session closed (the connection ended)."""
+        self._state = SessionState.CLOSED
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive_data(self, data: object) -> list[Event]:
+        """Feed bytes received from the service; return the typed events they complete.
+
+        Args:
+            data: any bytes-like object, any split of the stream (partial messages wait).
+
+        Returns:
+            ``TranscriptEvent`` / ``MedicalTranscriptEvent`` / ``UtteranceEvent`` /
+            ``CategoryEvent`` / ``UnknownEvent`` in arrival order.
+
+        Raises:
+            ServiceError subclass: the service sent an exception or error message; the
+                session is ``CLOSED``. Events decoded before it in the same call are on
+                the exception's ``events`` attribute.
+            ProtocolError: malformed bytes from the service (``remote=True``); ``CLOSED``.
+            SessionStateError: the session is already ``CLOSED``.
+        """
+        if self._state is SessionState.CLOSED:
+            raise SessionStateError("receive_data is not allowed in state closed")
+        out: list[Event] = []
+        try:
+            messages = self._decoder.feed(data)
+            for msg in messages:
+                event = decode_event(msg, operation=self.operation)
+                if isinstance(event, ServiceError):
+                    event.events = out  # type: ignore[attr-defined]
+                    raise event
+                out.append(event)
+        except ProtocolError as exc:
+            exc.remote = True
+            exc.events = out  # type: ignore[attr-defined]
+            self._state = SessionState.CLOSED
+            raise
+        except ServiceError:
+            self._state = SessionState.CLOSED
+            raise
+        self.events_received += len(out)
+        return out
