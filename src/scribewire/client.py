@@ -1,0 +1,854 @@
+"""Streaming client for Amazon Transcribe (and the local service): a thin asyncio shell.
+
+::
+
+    client = TranscribeClient(region="us-east-1")          # credentials resolved per connect
+    params = StreamParams(language_code="en-US", sample_rate=16_000)
+    async with client.stream(params) as stream:
+        async def feed():
+            async for pcm in microphone():                   # int16 LE, 16 kHz mono
+                await stream.send(pcm)
+            await stream.end()                               # every final arrives before it returns
+        feeder = asyncio.create_task(feed())
+        async for event in stream:                           # TranscriptEvent, ...
+            ...
+        await feeder
+
+The client moves bytes between a ``websockets`` connection and a sans-I/O
+:class:`~scribewire.transcribe.TranscribeSession`: the session frames AudioEvents and
+decodes the service's events; the client packs no bytes and computes no CRC.
+
+Pacing (protocol.md §5): audio leaves at real time (``speed`` times real time for the
+local service), one AudioEvent of ``chunk_duration`` seconds at a time (default 100 ms,
+at most 1 s). One :class:`~scribewire._pacing.PacingWheel` per event loop serves every
+stream of every client: no timer or task per stream. When the caller's audio pauses for
+``keepalive_after`` seconds the stream sends PCM silence at the normal pace, so the
+service's 15 s idle rule (protocol.md §5, §6.2.7) never ends a live call.
+
+Backpressure: each stream buffers at most ``buffer_duration`` seconds of framed audio;
+``send`` waits while the buffer is full, and the socket's own buffer is bounded by
+``write_limit`` bytes: nothing is dropped, memory stays bounded when the service stops
+reading, and ``send_timeout`` seconds without progress fail the stream.
+
+End of stream (protocol.md §4.1): the buffered audio, then the empty AudioEvent, then the
+client reads until the service closes; ``end()`` returns once every result has arrived.
+The socket is closed on every exit path, cancellation included.
+
+Errors: a refused upgrade raises :class:`~scribewire.errors.HandshakeRejected`; an
+unreachable endpoint, a connection lost mid-stream or a timeout raise
+:class:`~scribewire.errors.ConnectionClosed`; an exception frame raises its
+:class:`~scribewire.errors.ServiceError` subclass; bytes that break the event-stream
+rules raise :class:`~scribewire.errors.ProtocolError` (and the client closes the
+WebSocket with code 1002).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as _dt
+import math
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from types import TracebackType
+from typing import Any, Union
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+)
+from websockets.exceptions import (
+    ConnectionClosed as WsConnectionClosed,
+)
+from websockets.protocol import State
+
+from . import _pacing
+from .audio import Resampler, float32_to_int16, open_audio
+from .errors import (
+    AudioFormatError,
+    AudioTypeError,
+    ConnectionClosed,
+    HandshakeRejected,
+    ParameterError,
+    ProtocolError,
+    ScribewireError,
+    ServiceError,
+    SessionStateError,
+)
+from .transcribe.credentials import CredentialProvider, Credentials, resolve_region
+from .transcribe.events import ConfigurationEvent, Event
+from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
+from .transcribe.session import MAX_CHUNK_DURATION, TranscribeSession
+
+__all__ = [
+    "DEFAULT_CHUNK_DURATION",
+    "Params",
+    "TranscribeClient",
+    "TranscribeStream",
+    "run",
+    "transcribe",
+]
+
+Params = Union[StreamParams, MedicalStreamParams, CallAnalyticsParams]
+"""Any of the three operations' parameter objects."""
+
+DEFAULT_CHUNK_DURATION = 0.1
+"""Seconds of audio per AudioEvent (AWS recommends 50-200 ms, protocol.md §5)."""
+
+_RETRY = 0.02  # seconds between write attempts while the socket buffer is full
+
+
+def _check_positive(name: str, value: float, *, allow_inf: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number of seconds, not {value!r}") from None
+    if not (v > 0) or (math.isinf(v) and not allow_inf):
+        raise ParameterError(f"{name} must be > 0{'' if allow_inf else ' and finite'}, not {value!r}")
+    return v
+
+
+class TranscribeClient:
+    """Opens Transcribe streams; one client serves any number of concurrent streams.
+
+    Args:
+        region: AWS region; None resolves it (``AWS_REGION``, ``AWS_DEFAULT_REGION``,
+            profile) at the first connect.
+        credentials: fixed :class:`~scribewire.transcribe.credentials.Credentials`, a
+            callable returning them, or None for the default chain (explicit
+            environment, shared files, botocore), re-resolved at every connect so
+            temporary credentials keep working.
+        profile: AWS profile for credentials and region.
+        endpoint: base URL of another endpoint (``ws://127.0.0.1:PORT`` for the local
+            service); None for AWS (``wss://transcribestreaming.<region>.amazonaws.com:8443``).
+        speed: pacing factor: 1.0 is real time (what AWS requires, protocol.md §5),
+            ``math.inf`` sends as fast as the socket takes it (local service only).
+        chunk_duration: seconds of audio per AudioEvent, 0 < d <= 1.0.
+        keepalive_after: seconds without caller audio after which silence is sent at the
+            normal pace (must stay well under the service's 15 s idle limit); None
+            disables it.
+        buffer_duration: seconds of framed audio each stream buffers before ``send`` waits.
+        open_timeout: seconds for the TCP connect and WebSocket upgrade.
+        end_timeout: seconds ``end()`` waits for the service to close after the last
+            audio was sent.
+        send_timeout: seconds a stream may stay blocked on a full socket (the service
+            stopped reading) before it fails with ``ConnectionClosed``.
+        write_limit: bytes the socket may buffer before writing pauses (high-water mark).
+
+    Raises:
+        ParameterError: a timing argument out of range.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        credentials: Credentials | Callable[[], Credentials] | None = None,
+        profile: str | None = None,
+        endpoint: str | None = None,
+        speed: float = 1.0,
+        chunk_duration: float = DEFAULT_CHUNK_DURATION,
+        keepalive_after: float | None = 2.0,
+        buffer_duration: float = 2.0,
+        open_timeout: float = 10.0,
+        end_timeout: float = 30.0,
+        send_timeout: float = 20.0,
+        write_limit: int = 65_536,
+    ) -> None:
+        self.speed = _check_positive("speed", speed, allow_inf=True)
+        cd = _check_positive("chunk_duration", chunk_duration)
+        if cd > MAX_CHUNK_DURATION:
+            raise ParameterError(
+                f"chunk_duration must be <= {MAX_CHUNK_DURATION} s (at most 1 s of audio per "
+                f"AudioEvent, protocol.md §5), not {chunk_duration!r}"
+            )
+        self.chunk_duration = cd
+        self.keepalive_after = (
+            None if keepalive_after is None else _check_positive("keepalive_after", keepalive_after)
+        )
+        self.buffer_duration = _check_positive("buffer_duration", buffer_duration)
+        self.open_timeout = _check_positive("open_timeout", open_timeout)
+        self.end_timeout = _check_positive("end_timeout", end_timeout)
+        self.send_timeout = _check_positive("send_timeout", send_timeout)
+        if int(write_limit) < 1024:
+            raise ParameterError(f"write_limit must be >= 1024 bytes, not {write_limit!r}")
+        self.write_limit = int(write_limit)
+        self.endpoint = endpoint
+        self.profile = profile
+        self._region = region
+        if credentials is None:
+            self._credentials: Callable[[], Credentials] = CredentialProvider(profile=profile)
+        elif isinstance(credentials, Credentials):
+            fixed = credentials
+            self._credentials = lambda: fixed
+        elif callable(credentials):
+            self._credentials = credentials
+        else:
+            raise ParameterError(
+                f"credentials must be Credentials, a callable or None, not {type(credentials).__name__}"
+            )
+        #: AudioEvents written by all streams of this client (a counter for benchmarks).
+        self.messages_sent = 0
+
+    def __repr__(self) -> str:
+        where = self.endpoint or f"AWS {self._region or '(region from the environment)'}"
+        return f"<TranscribeClient {where} speed={self.speed:g}>"
+
+    @property
+    def region(self) -> str:
+        """The region URLs are signed for (resolved on first use).
+
+        Raises:
+            CredentialsError: none given and none found in the environment or profile.
+        """
+        if self._region is None:
+            self._region = resolve_region(profile=self.profile)
+        return self._region
+
+    def stream(
+        self, params: Params, *, configuration: ConfigurationEvent | None = None
+    ) -> TranscribeStream:
+        """A stream for ``params``; use it as ``async with client.stream(params) as s:``.
+
+        Args:
+            params: ``StreamParams``, ``MedicalStreamParams`` or ``CallAnalyticsParams``
+                (``media_encoding`` must be ``pcm``: the client paces and keeps alive
+                with PCM).
+            configuration: the Call Analytics ``ConfigurationEvent`` (channel roles),
+                sent as the first event (protocol.md §4.4).
+
+        Raises:
+            ParameterError: a non-``pcm`` encoding, or a configuration on another path.
+        """
+        return TranscribeStream(self, params, configuration)
+
+    async def transcribe_file(
+        self,
+        path: str | os.PathLike[str],
+        params: Params,
+        *,
+        configuration: ConfigurationEvent | None = None,
+        channel: int | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> list[Event]:
+        """Stream an audio file (any format ``scribewire.audio.open_audio`` reads) and
+        return every event received, in order.
+
+        The file is converted on the way to the stream's format: ``params.sample_rate``
+        Hz, 1 channel (the mean of the file's channels, or ``channel``) or 2 with channel
+        identification / a Call Analytics configuration.
+
+        Args:
+            path: the audio file.
+            params: stream parameters.
+            configuration: Call Analytics channel roles.
+            channel: stream only this channel of the file (0-based).
+            on_event: called with each event as it arrives.
+
+        Raises:
+            AudioFileError: missing, unreadable or unsupported file.
+            AudioFormatError: the file's channels do not fit the parameters.
+            plus the errors of :meth:`TranscribeStream.send` and :meth:`TranscribeStream.end`.
+        """
+        with open_audio(path) as source:
+            channels = 2 if configuration is not None else params.channels
+            if channels > 1 and source.channels != channels and channel is None:
+                raise AudioFormatError(
+                    f"{path}: {source.channels} channel(s), but the stream expects {channels}"
+                )
+            frames = max(1, round(params.sample_rate * self.chunk_duration)) * 10
+            chunks = source.chunks(
+                frames, sample_rate=params.sample_rate, channels=channels, channel=channel
+            )
+            events: list[Event] = []
+            async with self.stream(params, configuration=configuration) as stream:
+                feeder = asyncio.ensure_future(_feed(stream, chunks))
+                try:
+                    async for event in stream:
+                        events.append(event)
+                        if on_event is not None:
+                            on_event(event)
+                    await feeder
+                finally:
+                    if not feeder.done():
+                        feeder.cancel()
+                        await asyncio.gather(feeder, return_exceptions=True)
+            return events
+
+    # ------------------------------------------------------------------ internals
+
+    async def _connect(self, session: TranscribeSession) -> ClientConnection:
+        """Resolve credentials, presign just now, and open the WebSocket."""
+        from . import __version__
+
+        credentials = self._credentials()
+        url = session.request_url(
+            credentials,
+            _dt.datetime.now(_dt.timezone.utc),
+            region=self.region,
+            endpoint=self.endpoint,
+        )
+        try:
+            return await connect(
+                url,
+                compression=None,
+                ping_interval=None,
+                ping_timeout=None,
+                open_timeout=self.open_timeout,
+                close_timeout=2.0,
+                write_limit=self.write_limit,
+                max_size=2**20,
+                user_agent_header=f"scribewire/{__version__}",
+            )
+        except InvalidStatus as exc:
+            response = exc.response
+            body = bytes(response.body or b"").decode("utf-8", "replace")[:500]
+            raise HandshakeRejected(response.status_code, body) from None
+        except InvalidHandshake as exc:
+            raise ConnectionClosed(None, f"WebSocket upgrade failed: {exc}") from None
+        except (OSError, asyncio.TimeoutError) as exc:
+            target = url.split("?", 1)[0]
+            why = "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
+            raise ConnectionClosed(None, f"cannot connect to {target}: {why}") from None
+
+
+async def _feed(stream: TranscribeStream, chunks: Iterable[bytes]) -> None:
+    """Send every chunk, then end; a failure here (e.g. the file fails to decode) fails
+    the stream, so the task iterating its events stops too."""
+    try:
+        for chunk in chunks:
+            await stream.send(chunk)
+        await stream.end()
+    except Exception as exc:
+        stream._fail(exc, abort=True)
+        raise
+
+
+class TranscribeStream:
+    """One live stream. Create with :meth:`TranscribeClient.stream`, use with ``async with``.
+
+    ``send`` audio, ``end`` it, and iterate the stream for typed events
+    (``TranscriptEvent``, ``MedicalTranscriptEvent``, ``UtteranceEvent``,
+    ``CategoryEvent``, ``UnknownEvent``). Iteration ends when the service closes after
+    the end of audio; a failure is raised from the iterator, ``send`` and ``end``.
+
+    Leaving the ``async with`` block normally ends the stream (as ``end()``) if the
+    caller did not; leaving it with an exception or by cancellation closes the socket at
+    once.
+
+    Attributes:
+        params: the stream parameters.
+        session: the sans-I/O session (counters: ``audio_bytes_sent``,
+            ``events_received``).
+        audio_seconds_sent: seconds of audio written to the socket so far.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_blocked_since",
+        "_bytes_per_second",
+        "_chunk_nbytes",
+        "_client",
+        "_configuration",
+        "_conn",
+        "_drained",
+        "_end_frames",
+        "_ending",
+        "_error",
+        "_error_raised",
+        "_event_waiter",
+        "_events",
+        "_frames",
+        "_idle_since",
+        "_loop",
+        "_low_water",
+        "_max_frames",
+        "_max_lag",
+        "_next_due",
+        "_receiver",
+        "_resampler",
+        "_space",
+        "_speed",
+        "_wheel",
+        "audio_seconds_sent",
+        "params",
+        "session",
+    )
+
+    def __init__(
+        self, client: TranscribeClient, params: Params, configuration: ConfigurationEvent | None
+    ) -> None:
+        if not isinstance(params, (StreamParams, MedicalStreamParams, CallAnalyticsParams)):
+            raise ParameterError(f"params must be a Transcribe parameters object, not {type(params).__name__}")
+        if params.media_encoding != "pcm":
+            raise ParameterError(
+                f"media-encoding {params.media_encoding!r}: the streaming client sends pcm "
+                "(it paces and keeps streams alive with PCM); convert with scribewire.audio"
+            )
+        if configuration is not None and not isinstance(params, CallAnalyticsParams):
+            raise ParameterError("a ConfigurationEvent is only for CallAnalyticsParams (protocol.md §4.4)")
+        self._client = client
+        self.params = params
+        self._configuration = configuration
+        self.session = TranscribeSession(params, chunk_duration=client.chunk_duration)
+        self._speed = client.speed
+        self._conn: ClientConnection | None = None
+        self._frames: collections.deque[tuple[bytes, float]] = collections.deque()
+        self._end_frames: list[bytes] | None = None
+        self._ending = False
+        self._error: BaseException | None = None
+        self._error_raised = False
+        self._events: collections.deque[Event] = collections.deque()
+        self._event_waiter: asyncio.Future[None] | None = None
+        self._space: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._resampler: tuple[int, Resampler] | None = None
+        self._blocked_since: float | None = None
+        self._next_due = 0.0
+        self._idle_since: float | None = 0.0
+        self._max_lag = 0.0
+        self._bytes_per_second = 0
+        self._chunk_nbytes = 0
+        self._max_frames = max(2, math.ceil(client.buffer_duration / client.chunk_duration))
+        self._low_water = self._max_frames // 2
+        self.audio_seconds_sent = 0.0
+
+    def __repr__(self) -> str:
+        state = "failed" if self._error else ("ending" if self._ending else "open")
+        return f"<TranscribeStream {self.params.path} {state} sent={self.audio_seconds_sent:.1f}s>"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> TranscribeStream:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            try:
+                if self._error is None:
+                    await self.end()
+                elif not self._error_raised:
+                    self._check()
+            finally:
+                await self.aclose()
+            return
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Resolve credentials, presign, connect, and send the configuration if any.
+
+        Raises:
+            CredentialsError: no credentials or region.
+            HandshakeRejected: the service refused the upgrade (HTTP status and body).
+            ConnectionClosed: the endpoint is unreachable or the upgrade timed out.
+        """
+        if self._conn is not None:
+            raise ScribewireError("stream already open")
+        self._loop = asyncio.get_running_loop()
+        self._wheel = _pacing.wheel_for_loop(self._loop)
+        session = self.session
+        self._conn = conn = await self._client._connect(session)
+        bpf = session.bytes_per_frame or 2
+        self._bytes_per_second = bpf * self.params.sample_rate
+        now = self._loop.time()
+        self._next_due = now
+        self._idle_since = now
+        if self._configuration is not None:
+            frame = session.send_configuration(self._configuration)
+            conn.protocol.send_binary(frame)
+            conn.send_data()
+        self._chunk_nbytes = session.chunk_bytes
+        # at most this far behind schedule: a stall or a pause never turns into a burst
+        self._max_lag = 2 * self._chunk_nbytes / self._bytes_per_second / self._speed
+        self._receiver = self._loop.create_task(self._receive())
+        if self._client.keepalive_after is not None:
+            self._wheel.schedule(self, now + self._client.keepalive_after)
+
+    async def aclose(self) -> None:
+        """Close the socket now (no end of stream); safe to call more than once."""
+        self._wheel_discard()
+        conn = self._conn
+        if conn is not None and conn.protocol.state is not State.CLOSED:
+            conn.transport.abort()
+        receiver = self._receiver
+        if receiver is not None and not receiver.done():
+            receiver.cancel()
+            await asyncio.gather(receiver, return_exceptions=True)
+        if self._error is None and not self._done():
+            self._fail(ConnectionClosed(None, "stream closed by the caller"), report=False)
+        self.session.close()
+
+    def _wheel_discard(self) -> None:
+        wheel = getattr(self, "_wheel", None)
+        if wheel is not None:
+            wheel.discard(self)
+
+    # ------------------------------------------------------------------ sending
+
+    def _pcm(self, audio: object, sample_rate: int | None) -> memoryview:
+        """The caller's audio as int16 interleaved PCM at the declared rate."""
+        dtype = getattr(audio, "dtype", None)
+        if dtype is not None:
+            if str(dtype) == "float32":
+                audio = float32_to_int16(audio)  # type: ignore[arg-type]
+            elif str(dtype) != "int16":
+                raise AudioTypeError(f"audio arrays must be int16 or float32, not {dtype}")
+        if isinstance(audio, str):
+            raise AudioTypeError("audio must be bytes-like int16 PCM or a numpy array, not str")
+        try:
+            view = memoryview(audio)  # type: ignore[arg-type]
+        except TypeError:
+            raise AudioTypeError(
+                f"audio must be bytes-like int16 PCM or a numpy array, not {type(audio).__name__}"
+            ) from None
+        if not view.c_contiguous:
+            raise AudioTypeError("audio buffer must be C-contiguous")
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        bpf = self.session.bytes_per_frame or 2
+        if sample_rate is not None and sample_rate != self.params.sample_rate:
+            if self._resampler is None or self._resampler[0] != sample_rate:
+                self._resampler = (
+                    sample_rate,
+                    Resampler(sample_rate, self.params.sample_rate, bpf // 2),
+                )
+            if len(view) % bpf:
+                raise AudioFormatError(
+                    f"audio of {len(view)} bytes is not whole frames of {bpf} bytes"
+                )
+            view = memoryview(self._resampler[1].process(view))
+        return view
+
+    async def send(self, audio: object, *, sample_rate: int | None = None) -> None:
+        """Queue audio; waits while the stream's buffer is full (backpressure).
+
+        Args:
+            audio: signed 16-bit little-endian PCM (bytes-like, channels interleaved: 1,
+                or 2 with channel identification / Call Analytics), or a numpy array of
+                int16 or float32 (full scale ±1.0, clipped) samples in that layout. Any
+                size; partial frames wait for the next call. Empty input does nothing.
+            sample_rate: the audio's rate in Hz when it differs from the declared
+                ``params.sample_rate`` (resampled with soxr HQ); None means the declared
+                rate.
+
+        Raises:
+            AudioTypeError: not bytes-like / an array of another dtype.
+            AudioFormatError: resampled audio that is not whole frames.
+            SessionStateError: ``end()`` was already called.
+            ServiceError, ProtocolError, ConnectionClosed: the stream failed.
+        """
+        self._check()
+        if self._ending:
+            raise SessionStateError("send() after end()")
+        view = self._pcm(audio, sample_rate)
+        session = self.session
+        step = self._chunk_nbytes * self._low_water or self._chunk_nbytes
+        frames = self._frames
+        chunk_seconds = self._chunk_nbytes / self._bytes_per_second
+        for offset in range(0, len(view), step):
+            while len(frames) >= self._max_frames:
+                await self._wait_space()
+            for frame in session.send_audio(view[offset : offset + step]):
+                frames.append((frame, chunk_seconds))
+            self._idle_since = None
+            self._kick()
+
+    def _kick(self) -> None:
+        """Write what is due now (no wait for a tick) and keep the stream in the wheel."""
+        now = self._loop.time()
+        when = self.pace(now)
+        if when is not None:
+            self._wheel.schedule(self, when)
+
+    async def _wait_space(self) -> None:
+        fut = self._space
+        if fut is None or fut.done():
+            fut = self._space = self._loop.create_future()
+        await fut
+        self._check()
+
+    async def end(self) -> None:
+        """End the audio and wait for every result.
+
+        Sends the buffered audio (paced), the remainder, then the empty AudioEvent
+        (protocol.md §4.1), then waits until the service closes the stream. Events stay
+        available to the iterator. Calling it again waits for the same end.
+
+        Raises:
+            ConnectionClosed: the service did not close within ``end_timeout`` seconds, or
+                the connection was lost.
+            ServiceError, ProtocolError: the stream failed.
+            AudioFormatError: the audio sent ends inside a frame.
+        """
+        self._check()
+        if self._conn is None:
+            raise ScribewireError("end() on a stream that is not open")
+        if not self._ending:
+            before = self.session.audio_bytes_sent
+            *audio, end_frame = self.session.end_of_stream()
+            self._ending = True
+            if audio:  # the remainder: one shorter AudioEvent
+                seconds = (self.session.audio_bytes_sent - before) / self._bytes_per_second
+                self._frames.append((audio[0], seconds))
+            self._end_frames = [end_frame]
+            self._drained = self._loop.create_future()
+            self._kick()
+        assert self._drained is not None
+        if not self._drained.done():
+            await asyncio.shield(self._drained)
+        self._check()
+        receiver = self._receiver
+        if receiver is not None and not receiver.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(receiver), self._client.end_timeout)
+            except asyncio.TimeoutError:
+                self._fail(
+                    ConnectionClosed(
+                        None,
+                        f"the service did not close the stream within {self._client.end_timeout:g} s "
+                        "of the end of audio",
+                    ),
+                    abort=True,
+                )
+        self._check()
+
+    # ------------------------------------------------------------------ pacing
+
+    def pace(self, now: float) -> float | None:
+        """Write the AudioEvents due at loop time ``now``; the next deadline or None.
+
+        Called by the pacing wheel (and by ``send``/``end`` for what is due at once).
+        """
+        conn = self._conn
+        if self._error is not None or conn is None:
+            return None
+        if conn.protocol.state is not State.OPEN:
+            return None  # closing: the receiver reports why
+        frames = self._frames
+        if frames:
+            if self._next_due > now:
+                return self._next_due
+            if conn.paused:
+                return self._blocked(now)
+            self._blocked_since = None
+            protocol = conn.protocol
+            speed = self._speed
+            sent = 0
+            next_due = self._next_due
+            floor = now - self._max_lag
+            if next_due < floor:
+                next_due = floor
+            while frames and next_due <= now:
+                frame, seconds = frames.popleft()
+                protocol.send_binary(frame)
+                conn.send_data()
+                self.audio_seconds_sent += seconds
+                next_due += seconds / speed
+                sent += 1
+                if conn.paused:
+                    break
+            self._next_due = next_due
+            self._client.messages_sent += sent
+            space = self._space
+            if space is not None and len(frames) <= self._low_water and not space.done():
+                space.set_result(None)
+            if frames:
+                return self._blocked(now) if conn.paused else next_due
+        if self._ending:
+            end_frames = self._end_frames
+            if end_frames:
+                if conn.paused:
+                    return self._blocked(now)
+                for frame in end_frames:
+                    conn.protocol.send_binary(frame)
+                conn.send_data()
+                self._end_frames = []
+                drained = self._drained
+                if drained is not None and not drained.done():
+                    drained.set_result(None)
+            return None
+        keepalive = self._client.keepalive_after
+        if keepalive is None:
+            return None
+        idle_since = self._idle_since
+        if idle_since is None:
+            if self._next_due > now:
+                return self._next_due
+            idle_since = self._idle_since = now  # the buffer ran dry just now
+        if now - idle_since >= keepalive:
+            if self._next_due > now:
+                return self._next_due
+            # the caller's audio paused: real silence at the normal pace (protocol.md §5)
+            for frame in self.session.send_audio(bytes(self._chunk_nbytes)):
+                frames.append((frame, self._chunk_nbytes / self._bytes_per_second))
+            return self.pace(now)
+        return idle_since + keepalive
+
+    def _blocked(self, now: float) -> float | None:
+        if self._blocked_since is None:
+            self._blocked_since = now
+        elif now - self._blocked_since > self._client.send_timeout:
+            self._fail(
+                ConnectionClosed(
+                    None,
+                    f"the service has not read for {self._client.send_timeout:g} s "
+                    "(socket buffer full)",
+                ),
+                abort=True,
+            )
+            return None
+        return now + _RETRY
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _receive(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        session = self.session
+        try:
+            while True:
+                try:
+                    data = await conn.recv(decode=False)
+                except ConnectionClosedOK as exc:
+                    if not self._ending or self._end_frames:
+                        code = exc.rcvd.code if exc.rcvd is not None else 1000
+                        reason = exc.rcvd.reason if exc.rcvd is not None else ""
+                        self._fail(ConnectionClosed(code, reason or "the service closed the stream before its end"))
+                    break
+                except WsConnectionClosed as exc:
+                    rcvd = exc.rcvd
+                    self._fail(
+                        ConnectionClosed(
+                            rcvd.code if rcvd is not None else None,
+                            rcvd.reason if rcvd is not None else "connection lost",
+                        )
+                    )
+                    break
+                events = session.receive_data(data)
+                if events:
+                    self._events.extend(events)
+                    self._wake_events()
+        except ServiceError as exc:
+            self._deliver_partial(exc)
+            self._fail(exc)
+            await self._close_quietly(1000, "")
+        except ProtocolError as exc:
+            self._deliver_partial(exc)
+            self._fail(exc)
+            await self._close_quietly(1002, str(exc)[:120])
+        finally:
+            self._wheel_discard()
+            self._wake_events()
+            if self._error is None:
+                self.session.close()
+
+    def _deliver_partial(self, exc: BaseException) -> None:
+        events = getattr(exc, "events", None)
+        if events:
+            self._events.extend(events)
+
+    async def _close_quietly(self, code: int, reason: str) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            await asyncio.wait_for(conn.close(code, reason), 2.0)
+        except (asyncio.TimeoutError, OSError, WsConnectionClosed):
+            conn.transport.abort()
+
+    def _fail(self, exc: BaseException, *, abort: bool = False, report: bool = True) -> None:
+        if self._error is None:
+            self._error = exc
+            if not report:
+                self._error_raised = True
+        self._wheel_discard()
+        if abort and self._conn is not None:
+            self._conn.transport.abort()
+        for fut in (self._space, self._drained, self._event_waiter):
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+    def _check(self) -> None:
+        err = self._error
+        if err is not None:
+            self._error_raised = True
+            raise err
+
+    def _done(self) -> bool:
+        r = self._receiver
+        return r is not None and r.done()
+
+    def _wake_events(self) -> None:
+        w = self._event_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # ------------------------------------------------------------------ events
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        events = self._events
+        while not events:
+            if self._done() or (self._error is not None and self._receiver is None):
+                if self._error is not None and not self._error_raised:
+                    self._error_raised = True
+                    raise self._error
+                raise StopAsyncIteration
+            if self._receiver is None:
+                raise ScribewireError("iterating a stream that is not open")
+            waiter = self._event_waiter = self._loop.create_future()
+            await waiter
+            self._event_waiter = None
+        return events.popleft()
+
+
+def run(coro: Any) -> Any:
+    """Run ``coro`` in a new event loop (uvloop's when installed) and return its result."""
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def transcribe(
+    path: str | os.PathLike[str],
+    params: Params,
+    *,
+    configuration: ConfigurationEvent | None = None,
+    channel: int | None = None,
+    **client_options: Any,
+) -> list[Event]:
+    """Synchronous wrapper for scripts: stream one file, return every event.
+
+    Args:
+        path: the audio file (formats of ``scribewire.audio.open_audio``).
+        params: stream parameters.
+        configuration: Call Analytics channel roles.
+        channel: stream only this channel of the file.
+        **client_options: keyword arguments of :class:`TranscribeClient`
+            (``region``, ``endpoint``, ``credentials``, ``speed``, ...).
+
+    Raises:
+        The errors of :meth:`TranscribeClient.transcribe_file`.
+    """
+
+    async def main() -> list[Event]:
+        client = TranscribeClient(**client_options)
+        return await client.transcribe_file(
+            path, params, configuration=configuration, channel=channel
+        )
+
+    result: list[Event] = run(main())
+    return result
