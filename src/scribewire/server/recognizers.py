@@ -115,7 +115,7 @@ class NullRecognizer:
         self,
         sample_rate: int,
         *,
-        threshold_dbfs: float = -45.0,
+        threshold_dbfs: float = -75.0,
         hangover: float = 0.5,
         word_seconds: float = 0.5,
         partial_interval: float = 0.5,
