@@ -1,8 +1,8 @@
 """Type stub for the native CRC32 kernel (see ``_crc32_py`` for the pure twin)."""
 
-from collections.abc import Buffer
+from typing_extensions import Buffer
 
-__all__ = ["GIL_RELEASE_NBYTES", "IMPLEMENTATION", "PATHS", "crc32"]
+__all__ = ["IMPLEMENTATION", "crc32"]  # PATHS, GIL_RELEASE_NBYTES: native-only extras
 
 IMPLEMENTATION: str
 PATHS: tuple[str, ...]

@@ -19,7 +19,7 @@ from scribewire._crc32 cimport (
     sw_crc32_with,
 )
 
-__all__ = ["GIL_RELEASE_NBYTES", "IMPLEMENTATION", "PATHS", "crc32"]
+__all__ = ["IMPLEMENTATION", "crc32"]  # PATHS, GIL_RELEASE_NBYTES: native-only extras
 
 crc32_setup()
 

@@ -1,7 +1,9 @@
 """Type stub for the native event-stream codec (same API as ``_eventstream_py``)."""
 
-from collections.abc import Buffer, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final, final
+
+from typing_extensions import Buffer
 
 from ._eventstream_types import HeaderValue, Message
 
