@@ -1,0 +1,59 @@
+/* PCM sample kernels: int16 <-> float32, interleave / deinterleave, downmix.
+ *
+ * int16 PCM is little-endian (Amazon Transcribe's "pcm", protocol.md §3.3), float32 is
+ * native-endian IEEE 754 with full scale +-1.0. Buffers may be unaligned: every sample goes
+ * through memcpy, which compilers turn into plain (vectorised) loads and stores. Lengths are
+ * counts of samples (or frames where stated) and are validated by the caller.
+ */
+#ifndef SCRIBEWIRE_PCM_H
+#define SCRIBEWIRE_PCM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "endian.h"
+
+/* Hot loops are compiled twice on x86-64 Linux with GCC/clang, for AVX2 and the baseline,
+ * and the loader picks one at run time by the CPU (an ifunc; no build-host probing). */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && \
+    (defined(__GNUC__) || defined(__clang__)) && !defined(SW_NO_CLONES)
+#define SW_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SW_CLONES
+#endif
+
+static inline int16_t sw_load_le16s(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+#if !SW_LITTLE_ENDIAN
+    v = (uint16_t)SW_BSWAP16(v);
+#endif
+    return (int16_t)v;
+}
+
+static inline void sw_store_le16s(uint8_t *p, int16_t s) {
+    uint16_t v = (uint16_t)s;
+#if !SW_LITTLE_ENDIAN
+    v = (uint16_t)SW_BSWAP16(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
+
+/* n int16 LE samples -> n float32: x / 32768 (exact). */
+void sw_i16_to_f32(const uint8_t *in, uint8_t *out, size_t n);
+
+/* n float32 -> n int16 LE: x * 32768, NaN -> 0, clipped to [-32768, 32767], rounded half
+ * to even. */
+void sw_f32_to_i16(const uint8_t *in, uint8_t *out, size_t n);
+
+/* nch channel buffers of n samples of width bytes (1, 2 or 4) -> n interleaved frames. */
+void sw_interleave(const uint8_t *const *chans, size_t nch, size_t n, size_t width, uint8_t *out);
+
+/* n interleaved frames of nch samples of width bytes -> nch buffers of n samples. */
+void sw_deinterleave(const uint8_t *in, size_t nch, size_t n, size_t width, uint8_t *const *outs);
+
+/* n interleaved int16 LE frames of nch channels -> n mono samples: floor(sum / nch). */
+void sw_downmix_i16(const uint8_t *in, size_t nch, size_t n, uint8_t *out);
+
+#endif /* SCRIBEWIRE_PCM_H */

@@ -1,0 +1,439 @@
+"""Native twin of the PCM kernels (csrc/g711.c, csrc/pcm.c); pure twin: ``_audio_py``.
+
+Same names, signatures, results and errors as ``_audio_py`` (see its docstring for the
+conventions). Buffers are taken through the buffer protocol directly (``bytes`` without
+even that), checked once, and the C loop runs with the GIL released for inputs of
+``GIL_RELEASE_NBYTES`` or more.
+"""
+
+from cpython.buffer cimport (
+    PyBUF_C_CONTIGUOUS,
+    PyBUF_FORMAT,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int16_t, uint8_t
+from libc.string cimport memset
+
+from collections.abc import Sequence
+
+from scribewire.errors import AudioFormatError, AudioTypeError
+
+
+cdef extern from "g711.h" nogil:
+    void sw_g711_init()
+    int16_t sw_ulaw_table[256]
+    int16_t sw_alaw_table[256]
+    void sw_ulaw_encode(const uint8_t *inp, uint8_t *out, size_t n)
+    void sw_alaw_encode(const uint8_t *inp, uint8_t *out, size_t n)
+    void sw_ulaw_decode(const uint8_t *inp, uint8_t *out, size_t n)
+    void sw_alaw_decode(const uint8_t *inp, uint8_t *out, size_t n)
+    void sw_g711_decode_interleave(const int16_t *table, const uint8_t *const *chans,
+                                   size_t nch, size_t n, uint8_t *out)
+
+cdef extern from "pcm.h" nogil:
+    void sw_i16_to_f32(const uint8_t *inp, uint8_t *out, size_t n)
+    void sw_f32_to_i16(const uint8_t *inp, uint8_t *out, size_t n)
+    void sw_interleave(const uint8_t *const *chans, size_t nch, size_t n, size_t width,
+                       uint8_t *out)
+    void sw_deinterleave(const uint8_t *inp, size_t nch, size_t n, size_t width,
+                         uint8_t *const *outs)
+    void sw_downmix_i16(const uint8_t *inp, size_t nch, size_t n, uint8_t *out)
+
+
+__all__ = [
+    "GIL_RELEASE_NBYTES",
+    "alaw_decode",
+    "alaw_encode",
+    "deinterleave",
+    "downmix",
+    "float32_to_int16",
+    "int16_to_float32",
+    "interleave",
+    "telephony_to_pcm",
+    "ulaw_decode",
+    "ulaw_encode",
+]
+
+sw_g711_init()
+
+#: Kernels whose input has at least this many bytes run with the GIL released (64 KiB).
+GIL_RELEASE_NBYTES = 65536
+cdef Py_ssize_t _GIL_NBYTES = 65536
+
+ctypedef void (*unary_fn)(const uint8_t *inp, uint8_t *out, size_t n) noexcept nogil
+
+cdef enum:
+    K_BYTES = 0
+    K_I16 = 104  # 'h'
+    K_F32 = 102  # 'f'
+    MAX_STACK_CHANNELS = 16
+
+_MULAW = frozenset({"mulaw", "ulaw", "pcm_mulaw"})
+_ALAW = frozenset({"alaw", "pcm_alaw"})
+_WHAT = {K_BYTES: "8-bit G.711 codes", K_I16: "int16 PCM", K_F32: "float32 samples"}
+
+
+cdef inline bint _fmt_ok(const char *fmt, int code) noexcept:
+    """Item format is bytes ('B', 'b', 'c') or ``code`` with an optional native/LE prefix."""
+    if fmt == NULL:
+        return True
+    cdef char c0 = fmt[0]
+    if (c0 == b'B' or c0 == b'b' or c0 == b'c') and fmt[1] == 0:
+        return True
+    if code == K_BYTES:
+        return False
+    if c0 == b'<' or c0 == b'=' or c0 == b'@':
+        fmt += 1
+    return fmt[0] == code and fmt[1] == 0
+
+
+cdef int _acquire(object data, Py_buffer *view, int code, int width, str name) except -1:
+    """Get a C-contiguous buffer; check its items (``code``, or ``width`` bytes if code < 0)."""
+    try:
+        PyObject_GetBuffer(data, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    except TypeError:
+        what = _WHAT.get(code, "bytes-like")
+        raise AudioTypeError(
+            f"{name} must be a bytes-like object ({what}), not {type(data).__name__}"
+        ) from None
+    except (BufferError, ValueError):
+        raise AudioFormatError(f"{name} must be C-contiguous") from None
+    if code >= 0:
+        if not _fmt_ok(view.format, code):
+            fmt = (<bytes>view.format).decode("ascii", "replace")
+            PyBuffer_Release(view)
+            raise AudioTypeError(
+                f"{name} has item format {fmt!r}; expected {_WHAT[code]} or bytes"
+            )
+    elif view.itemsize != 1 and view.itemsize != width:
+        itemsize = view.itemsize
+        PyBuffer_Release(view)
+        raise AudioTypeError(
+            f"{name} has {itemsize}-byte items; expected bytes or {width}-byte samples"
+        )
+    return 0
+
+
+cdef int _acquire_out(object out, Py_buffer *view, Py_ssize_t nbytes) except -1:
+    try:
+        PyObject_GetBuffer(out, view, PyBUF_C_CONTIGUOUS)
+    except TypeError:
+        raise AudioTypeError(f"out must be a writable buffer, not {type(out).__name__}") from None
+    except (BufferError, ValueError):
+        raise AudioFormatError("out must be C-contiguous") from None
+    if view.readonly:
+        PyBuffer_Release(view)
+        raise AudioTypeError("out must be writable")
+    if view.len < nbytes:
+        have = view.len
+        PyBuffer_Release(view)
+        raise AudioFormatError(f"out holds {have} bytes; {nbytes} bytes are needed")
+    return 0
+
+
+cdef inline void _run(unary_fn fn, const uint8_t *src, uint8_t *dst, size_t n,
+                      Py_ssize_t nbytes) noexcept:
+    if nbytes >= _GIL_NBYTES:
+        with nogil:
+            fn(src, dst, n)
+    else:
+        fn(src, dst, n)
+
+
+cdef object _unary(object data, object out, unary_fn fn, int code, Py_ssize_t in_item,
+                   Py_ssize_t out_item, Py_ssize_t frame=1):
+    """Run a sample-wise kernel: ``in_item`` bytes in, ``out_item`` bytes out per sample."""
+    cdef Py_buffer view
+    cdef Py_buffer oview
+    cdef const uint8_t *src
+    cdef Py_ssize_t nbytes, n
+    cdef bint held = False
+    if type(data) is bytes:
+        src = <const uint8_t *>PyBytes_AS_STRING(data)
+        nbytes = PyBytes_GET_SIZE(data)
+    else:
+        _acquire(data, &view, code, 0, "data")
+        held = True
+        src = <const uint8_t *>view.buf
+        nbytes = view.len
+    try:
+        if frame > 1 and nbytes % (in_item * frame):
+            raise AudioFormatError(
+                f"data holds {nbytes // in_item} codes: not a whole number of {frame}-channel frames"
+            )
+        if nbytes % in_item:
+            if in_item == 2:
+                raise AudioFormatError(
+                    f"data holds {nbytes} bytes: int16 PCM needs an even byte count"
+                )
+            raise AudioFormatError(f"data holds {nbytes} bytes: float32 needs a multiple of 4")
+        n = nbytes // in_item
+        if out is None:
+            res = PyBytes_FromStringAndSize(NULL, n * out_item)
+            _run(fn, src, <uint8_t *>PyBytes_AS_STRING(res), <size_t>n, nbytes)
+            return res
+        _acquire_out(out, &oview, n * out_item)
+        _run(fn, src, <uint8_t *>oview.buf, <size_t>n, nbytes)
+        PyBuffer_Release(&oview)
+        return out
+    finally:
+        if held:
+            PyBuffer_Release(&view)
+
+
+def ulaw_encode(data, out=None):
+    """Encode int16 LE PCM to G.711 μ-law (bit-exact with ``audioop.lin2ulaw``).
+
+    See ``_audio_py.ulaw_encode`` for the contract; returns ``len(data) // 2`` bytes or ``out``.
+    """
+    return _unary(data, out, sw_ulaw_encode, K_I16, 2, 1)
+
+
+def alaw_encode(data, out=None):
+    """Encode int16 LE PCM to G.711 A-law (bit-exact with ``audioop.lin2alaw``).
+
+    See ``_audio_py.alaw_encode``; returns ``len(data) // 2`` bytes or ``out``.
+    """
+    return _unary(data, out, sw_alaw_encode, K_I16, 2, 1)
+
+
+def ulaw_decode(data, out=None):
+    """Decode G.711 μ-law codes to int16 LE PCM (bit-exact with ``audioop.ulaw2lin``).
+
+    See ``_audio_py.ulaw_decode``; returns ``2 * len(data)`` bytes or ``out``.
+    """
+    return _unary(data, out, sw_ulaw_decode, K_BYTES, 1, 2)
+
+
+def alaw_decode(data, out=None):
+    """Decode G.711 A-law codes to int16 LE PCM (bit-exact with ``audioop.alaw2lin``).
+
+    See ``_audio_py.alaw_decode``; returns ``2 * len(data)`` bytes or ``out``.
+    """
+    return _unary(data, out, sw_alaw_decode, K_BYTES, 1, 2)
+
+
+def int16_to_float32(data, out=None):
+    """int16 LE PCM to native float32, ``x / 32768`` (see ``_audio_py.int16_to_float32``)."""
+    return _unary(data, out, sw_i16_to_f32, K_I16, 2, 4)
+
+
+def float32_to_int16(data, out=None):
+    """float32 to int16 LE: ``x * 32768``, NaN -> 0, clipped, rounded half to even.
+
+    See ``_audio_py.float32_to_int16``.
+    """
+    return _unary(data, out, sw_f32_to_i16, K_F32, 4, 2)
+
+
+cdef int _check_channels(object channels) except -1:
+    if isinstance(channels, bool) or not isinstance(channels, int):
+        raise AudioTypeError(f"channels must be an int, not {type(channels).__name__}")
+    if channels < 1:
+        raise AudioFormatError(f"channels must be >= 1, not {channels}")
+    return channels
+
+
+cdef Py_ssize_t _check_width(object sample_width) except -1:
+    if isinstance(sample_width, bool) or sample_width not in (1, 2, 4):
+        raise AudioFormatError(f"sample_width must be 1, 2 or 4 bytes, not {sample_width!r}")
+    return sample_width
+
+
+cdef class _Buffers:
+    """Py_buffers of N channel buffers, released on deallocation."""
+    cdef Py_buffer *views
+    cdef const uint8_t **ptrs
+    cdef Py_ssize_t n
+    cdef Py_ssize_t held
+
+    def __cinit__(self, Py_ssize_t n):
+        self.n = n
+        self.held = 0
+        self.views = <Py_buffer *>PyMem_Malloc(n * sizeof(Py_buffer) + 1)
+        self.ptrs = <const uint8_t **>PyMem_Malloc(n * sizeof(uint8_t *) + 1)
+        if self.views == NULL or self.ptrs == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.held):
+            PyBuffer_Release(&self.views[i])
+        PyMem_Free(self.views)
+        PyMem_Free(<void *>self.ptrs)
+
+    cdef Py_ssize_t take(self, object seq, int code, int width, str what) except -1:
+        """Acquire every buffer of ``seq``; returns their common length in bytes."""
+        cdef Py_ssize_t i, nb = 0
+        for i in range(self.n):
+            _acquire(seq[i], &self.views[i], code, width, f"{what}[{i}]")
+            self.held = i + 1
+            self.ptrs[i] = <const uint8_t *>self.views[i].buf
+            if i == 0:
+                nb = self.views[0].len
+            elif self.views[i].len != nb:
+                raise AudioFormatError(
+                    f"{what}[{i}] holds {self.views[i].len} bytes; {what}[0] holds {nb}: "
+                    f"lengths must match"
+                )
+        return nb
+
+
+def interleave(channels, *, sample_width=2, out=None):
+    """Interleave one buffer per channel into frames (see ``_audio_py.interleave``)."""
+    cdef Py_ssize_t width = _check_width(sample_width)
+    if type(channels) is not list and type(channels) is not tuple and (
+        isinstance(channels, (bytes, bytearray, memoryview, str))
+        or not isinstance(channels, Sequence)
+    ):
+        raise AudioTypeError(
+            f"channels must be a list or tuple of buffers, not {type(channels).__name__}"
+        )
+    cdef Py_ssize_t nch = len(channels)
+    if nch == 0:
+        raise AudioFormatError("interleave needs at least one channel")
+    cdef _Buffers bufs = _Buffers(nch)
+    cdef Py_ssize_t nb = bufs.take(channels, -1, <int>width, "channels")
+    if nb % width:
+        raise AudioFormatError(f"channel length {nb} bytes is not a multiple of {width}")
+    cdef Py_ssize_t total = nb * nch
+    cdef Py_buffer oview
+    cdef uint8_t *dst
+    if out is None:
+        res = PyBytes_FromStringAndSize(NULL, total)
+        dst = <uint8_t *>PyBytes_AS_STRING(res)
+    else:
+        _acquire_out(out, &oview, total)
+        dst = <uint8_t *>oview.buf
+        res = out
+    if total >= _GIL_NBYTES:
+        with nogil:
+            sw_interleave(bufs.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
+    else:
+        sw_interleave(bufs.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
+    if out is not None:
+        PyBuffer_Release(&oview)
+    return res
+
+
+def deinterleave(data, channels, *, sample_width=2):
+    """Split interleaved frames into one ``bytes`` per channel (see ``_audio_py.deinterleave``)."""
+    cdef Py_ssize_t nch = _check_channels(channels)
+    cdef Py_ssize_t width = _check_width(sample_width)
+    cdef Py_buffer view
+    cdef Py_ssize_t nb, per, i
+    cdef uint8_t *stack_ptrs[MAX_STACK_CHANNELS]
+    cdef uint8_t **ptrs = stack_ptrs
+    _acquire(data, &view, -1, <int>width, "data")
+    try:
+        nb = view.len
+        if nb % (width * nch):
+            raise AudioFormatError(
+                f"data holds {nb} bytes: not a whole number of {nch}-channel frames "
+                f"of {width}-byte samples"
+            )
+        per = nb // nch
+        outs = [PyBytes_FromStringAndSize(NULL, per) for i in range(nch)]
+        if nch > MAX_STACK_CHANNELS:
+            ptrs = <uint8_t **>PyMem_Malloc(nch * sizeof(uint8_t *))
+            if ptrs == NULL:
+                raise MemoryError()
+        for i in range(nch):
+            ptrs[i] = <uint8_t *>PyBytes_AS_STRING(outs[i])
+        if nb >= _GIL_NBYTES:
+            with nogil:
+                sw_deinterleave(<const uint8_t *>view.buf, <size_t>nch, <size_t>(per // width),
+                                <size_t>width, ptrs)
+        else:
+            sw_deinterleave(<const uint8_t *>view.buf, <size_t>nch, <size_t>(per // width),
+                            <size_t>width, ptrs)
+        return outs
+    finally:
+        if ptrs != stack_ptrs:
+            PyMem_Free(ptrs)
+        PyBuffer_Release(&view)
+
+
+def downmix(data, channels, *, out=None):
+    """Interleaved int16 frames to mono, ``floor(sum / N)`` (see ``_audio_py.downmix``)."""
+    cdef Py_ssize_t nch = _check_channels(channels)
+    cdef Py_buffer view
+    cdef Py_buffer oview
+    cdef Py_ssize_t nb, frames
+    cdef uint8_t *dst
+    _acquire(data, &view, K_I16, 2, "data")
+    try:
+        nb = view.len
+        if nb % (2 * nch):
+            raise AudioFormatError(
+                f"data holds {nb} bytes: not a whole number of {nch}-channel int16 frames"
+            )
+        frames = nb // (2 * nch)
+        if out is None:
+            res = PyBytes_FromStringAndSize(NULL, frames * 2)
+            dst = <uint8_t *>PyBytes_AS_STRING(res)
+        else:
+            _acquire_out(out, &oview, frames * 2)
+            dst = <uint8_t *>oview.buf
+            res = out
+        if nb >= _GIL_NBYTES:
+            with nogil:
+                sw_downmix_i16(<const uint8_t *>view.buf, <size_t>nch, <size_t>frames, dst)
+        else:
+            sw_downmix_i16(<const uint8_t *>view.buf, <size_t>nch, <size_t>frames, dst)
+        if out is not None:
+            PyBuffer_Release(&oview)
+        return res
+    finally:
+        PyBuffer_Release(&view)
+
+
+def telephony_to_pcm(data, encoding="mulaw", *, channels=None, out=None):
+    """G.711 codes (one interleaved buffer or one per channel) to interleaved int16 LE PCM.
+
+    See ``_audio_py.telephony_to_pcm``.
+    """
+    cdef const int16_t *table
+    if encoding in _MULAW:
+        table = sw_ulaw_table
+    elif encoding in _ALAW:
+        table = sw_alaw_table
+    else:
+        raise AudioFormatError(
+            f"encoding must be 'mulaw' (or 'ulaw', 'pcm_mulaw') or 'alaw' ('pcm_alaw'), "
+            f"not {encoding!r}"
+        )
+    cdef Py_ssize_t nch, nb, total
+    cdef Py_buffer oview
+    cdef uint8_t *dst
+    cdef _Buffers bufs
+    if isinstance(data, (list, tuple)):
+        nch = len(data)
+        if channels is not None and _check_channels(channels) != nch:
+            raise AudioFormatError(f"{nch} channel buffers given, channels={channels}")
+        if nch == 0:
+            raise AudioFormatError("telephony_to_pcm needs at least one channel buffer")
+        bufs = _Buffers(nch)
+        nb = bufs.take(data, K_BYTES, 1, "data")
+        total = 2 * nb * nch
+        if out is None:
+            res = PyBytes_FromStringAndSize(NULL, total)
+            dst = <uint8_t *>PyBytes_AS_STRING(res)
+        else:
+            _acquire_out(out, &oview, total)
+            dst = <uint8_t *>oview.buf
+            res = out
+        if total >= _GIL_NBYTES:
+            with nogil:
+                sw_g711_decode_interleave(table, bufs.ptrs, <size_t>nch, <size_t>nb, dst)
+        else:
+            sw_g711_decode_interleave(table, bufs.ptrs, <size_t>nch, <size_t>nb, dst)
+        if out is not None:
+            PyBuffer_Release(&oview)
+        return res
+    nch = 1 if channels is None else _check_channels(channels)
+    return _unary(data, out, sw_ulaw_decode if table == <const int16_t *>sw_ulaw_table
+                  else sw_alaw_decode, K_BYTES, 1, 2, nch)
