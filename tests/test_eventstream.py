@@ -541,3 +541,16 @@ def test_non_buffer_inputs_are_type_errors(es: ModuleType) -> None:
             es.encode_audio_event(bad)
         with pytest.raises(TypeError):
             es.EventStreamDecoder().feed(bad)
+
+
+@pytest.mark.parametrize("es", TWINS)
+@pytest.mark.parametrize("name,data,kind", FAULTS, ids=[f[0] for f in FAULTS])
+def test_fault_after_consumed_messages(es: ModuleType, name: str, data: bytes,
+                                       kind: type[Exception]) -> None:
+    # found by fuzz/: the pure twin compacted its buffer while an exception still
+    # held a view of it (BufferError instead of the ProtocolError)
+    dec = es.EventStreamDecoder()
+    with pytest.raises(kind):
+        dec.feed(frame(b"") * 3 + data)
+    with pytest.raises(kind):
+        dec.feed(b"")

@@ -229,7 +229,7 @@ def encode_audio_events(audio: object, nbytes: int) -> list[bytes]:
     return [_frame(AUDIO_EVENT_HEADERS, view[i : i + nbytes]) for i in range(0, len(view), nbytes)]
 
 
-def _decode_headers(block: memoryview, base: int) -> dict[str, HeaderValue]:
+def _decode_headers(block: bytes, base: int) -> dict[str, HeaderValue]:
     """Parse a headers section; ``base`` is its stream offset, for messages."""
     headers: dict[str, HeaderValue] = {}
     pos = 0
@@ -279,7 +279,7 @@ def _decode_headers(block: memoryview, base: int) -> dict[str, HeaderValue]:
                 raise TruncatedHeader(
                     f"header {name!r} value of {length} bytes runs past the headers"
                 )
-            raw = bytes(block[pos : pos + length])
+            raw = block[pos : pos + length]
             pos += length
             if type_byte == 6:
                 value = raw
@@ -293,7 +293,7 @@ def _decode_headers(block: memoryview, base: int) -> dict[str, HeaderValue]:
         elif type_byte == 9:
             if pos + 16 > end:
                 raise TruncatedHeader(f"header {name!r} UUID runs past the headers")
-            value = uuid.UUID(bytes=bytes(block[pos : pos + 16]))
+            value = uuid.UUID(bytes=block[pos : pos + 16])
             pos += 16
         else:
             raise UnknownHeaderType(
@@ -401,8 +401,10 @@ class EventStreamDecoder:
             actual = zlib.crc32(view[pos + 8 : pos + total - 4], prelude_crc)
             if actual != message_crc:
                 raise MessageChecksumMismatch(message_crc, actual, offset)
-            headers = _decode_headers(view[hstart : hstart + headers_len], self._offset + hstart)
+            # a copy (at most 128 KiB): no export of the buffer outlives this block
+            block = bytes(view[hstart : hstart + headers_len])
             payload = bytes(view[hstart + headers_len : pos + total - 4])
+        headers = _decode_headers(block, self._offset + hstart)
         self._pos = pos + total
         return Message(headers=headers, payload=payload)
 

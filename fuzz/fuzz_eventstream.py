@@ -1,0 +1,80 @@
+"""Differential atheris fuzzer for the event-stream decoder (both twins).
+
+The only rule (protocol.md §1.5, DESIGN "Reliability"): every input either parses or
+raises a ``ProtocolError`` subclass, and the native and pure twins agree on the message
+list or on the error class. Each input is also fed to the native twin in chunks, which
+must give the same result as one feed.
+
+Input layout: byte 0 selects the mode and the chunk size; the rest is the stream.
+With bit 7 of byte 0 set, the prelude and message CRCs of every message are recomputed
+before decoding, so that mutations reach the length checks and the header parser
+instead of stopping at the prelude CRC.
+
+Run: see fuzz/README.md.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import zlib
+
+import atheris
+
+with atheris.instrument_imports():
+    from scribewire import _eventstream_py as py_twin
+    from scribewire.errors import ProtocolError
+
+from scribewire import _eventstream_c as c_twin
+
+# Small limits so that big announced lengths are cheap to reject.
+LIMITS = {"max_headers_length": 4096, "max_payload_length": 65536}
+
+
+def fix_crcs(data: bytes) -> bytes:
+    """Recompute the CRCs of each message the lengths announce (as far as they fit)."""
+    out = bytearray(data)
+    pos = 0
+    while len(out) - pos >= 12:
+        total = struct.unpack_from(">I", out, pos)[0]
+        struct.pack_into(">I", out, pos + 8, zlib.crc32(out[pos : pos + 8]))
+        if total < 16 or pos + total > len(out):
+            break
+        struct.pack_into(">I", out, pos + total - 4, zlib.crc32(out[pos : pos + total - 4]))
+        pos += total
+    return bytes(out)
+
+
+def run(mod: object, data: bytes, chunk: int) -> tuple[str, object]:
+    dec = mod.EventStreamDecoder(**LIMITS)  # type: ignore[attr-defined]
+    messages = []
+    try:
+        for i in range(0, len(data), chunk):
+            messages += dec.feed(data[i : i + chunk])
+    except ProtocolError as exc:
+        return ("error", type(exc))
+    return ("ok", (messages, dec.buffered))
+
+
+def TestOneInput(raw: bytes) -> None:
+    if not raw:
+        return
+    mode, data = raw[0], raw[1:]
+    if mode & 0x80:
+        data = fix_crcs(data)
+    whole = max(len(data), 1)
+    chunk = (mode & 0x1F) + 1
+    py_result = run(py_twin, data, whole)
+    c_result = run(c_twin, data, whole)
+    c_chunked = run(c_twin, data, chunk)
+    if py_result != c_result or c_result != c_chunked:
+        raise AssertionError(f"twins disagree: py={py_result!r} c={c_result!r} chunked={c_chunked!r}")
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
