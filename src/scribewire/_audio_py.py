@@ -349,10 +349,11 @@ def float32_to_int16(data: Buffer, out: Any = None) -> Any:
         raise AudioFormatError(f"data holds {m.nbytes} bytes: float32 needs a multiple of 4")
     if out is not None:
         _out_view(out, m.nbytes >> 1)
-    v = np.frombuffer(m, dtype=_F32) * np.float32(32768.0)
-    np.clip(v, -32768.0, 32767.0, out=v)
-    v[np.isnan(v)] = 0.0
-    np.rint(v, out=v)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to ±inf clips below
+        v = np.frombuffer(m, dtype=_F32) * np.float32(32768.0)
+        np.clip(v, -32768.0, 32767.0, out=v)
+        v[np.isnan(v)] = 0.0
+        np.rint(v, out=v)
     return _emit(v.astype(_I16), out)
 
 
