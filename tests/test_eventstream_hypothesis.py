@@ -1,0 +1,215 @@
+"""Property tests of the event-stream codec against independent implementations.
+
+- botocore's ``EventStreamBuffer`` decodes everything both twins encode;
+- both twins decode everything ``amazon_transcribe``'s ``EventStreamMessageSerializer``
+  encodes;
+- the fuzz rule (fuzz/README.md): any bytes parse or raise a ``ProtocolError``, the twins
+  agree, and feeding in chunks gives what one feed gives.
+
+Messages carry every header type and payloads of 0..64 KiB.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import struct
+import uuid
+import zlib
+from types import ModuleType
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import twin_params, twins  # noqa: E402
+from scribewire._eventstream_types import (  # noqa: E402
+    Byte,
+    Integer,
+    Long,
+    Short,
+    Timestamp,
+)
+from scribewire.errors import ProtocolError  # noqa: E402
+
+pytestmark = pytest.mark.hypothesis
+TWINS = twin_params("eventstream")
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _sized(cls: type, bits: int) -> st.SearchStrategy[object]:
+    return st.integers(-(1 << (bits - 1)), (1 << (bits - 1)) - 1).map(cls)
+
+
+VALUES = st.one_of(
+    st.booleans(),
+    _sized(Byte, 8),
+    _sized(Short, 16),
+    _sized(Integer, 32),
+    _sized(Long, 64),
+    _sized(Timestamp, 64),
+    st.binary(max_size=300),
+    st.text(max_size=100),
+    st.uuids(),
+)
+NAMES = st.text(min_size=1, max_size=40)
+HEADERS = st.dictionaries(NAMES, VALUES, max_size=12)
+
+
+@st.composite
+def payloads(draw: st.DrawFn) -> bytes:
+    size = draw(st.one_of(st.integers(0, 64), st.integers(0, 65536)))
+    return random.Random(draw(st.integers(0, 2**32))).randbytes(size)
+
+
+def _botocore_value(value: object) -> object:
+    """What botocore's parser returns for one of our header values."""
+    if isinstance(value, uuid.UUID):
+        return value.bytes  # raw 16 bytes
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    return value
+
+
+@SETTINGS
+@given(headers=HEADERS, payload=payloads())
+@pytest.mark.parametrize("es", TWINS)
+def test_botocore_decodes_what_we_encode(es: ModuleType, headers: dict[str, object],
+                                         payload: bytes) -> None:
+    from botocore.eventstream import EventStreamBuffer
+
+    data = es.encode_message(headers, payload)
+    buf = EventStreamBuffer()
+    buf.add_data(data)
+    messages = list(buf)
+    assert len(messages) == 1
+    msg = messages[0]
+    assert msg.payload == payload
+    assert msg.headers == {k: _botocore_value(v) for k, v in headers.items()}
+    # and we read back our own bytes exactly
+    ours = es.decode_message(data)
+    assert ours.payload == payload
+    assert [(k, type(v), v) for k, v in ours.headers.items()] == [
+        (k, type(v) if not (type(v) is int) else Integer, v) for k, v in headers.items()
+    ]
+
+
+# amazon_transcribe's serializer: ints need its wrappers; timestamps are datetimes
+TS_MS = st.integers(0, 4_102_444_800_000)  # up to 2100-01-01
+
+
+@st.composite
+def transcribe_headers(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, object]]:
+    from amazon_transcribe.eventstream import (
+        Int8HeaderValue,
+        Int16HeaderValue,
+        Int32HeaderValue,
+        Int64HeaderValue,
+    )
+
+    theirs: dict[str, object] = {}
+    expected: dict[str, object] = {}
+    for name in draw(st.lists(NAMES, max_size=12, unique=True)):
+        kind = draw(st.sampled_from(["bool", "i8", "i16", "i32", "i64", "ts", "bytes", "str", "uuid"]))
+        if kind == "bool":
+            theirs[name] = expected[name] = draw(st.booleans())
+        elif kind in ("i8", "i16", "i32", "i64"):
+            bits = int(kind[1:])
+            v = draw(st.integers(-(1 << (bits - 1)), (1 << (bits - 1)) - 1))
+            wrap = {8: Int8HeaderValue, 16: Int16HeaderValue, 32: Int32HeaderValue,
+                    64: Int64HeaderValue}[bits]
+            theirs[name] = wrap(v)
+            expected[name] = {8: Byte, 16: Short, 32: Integer, 64: Long}[bits](v)
+        elif kind == "ts":
+            dt = datetime.datetime.fromtimestamp(draw(TS_MS) / 1000, tz=datetime.timezone.utc)
+            theirs[name] = dt
+            expected[name] = Timestamp(int(dt.timestamp() * 1000))
+        elif kind == "bytes":
+            theirs[name] = expected[name] = draw(st.binary(max_size=300))
+        elif kind == "str":
+            theirs[name] = expected[name] = draw(st.text(max_size=100))
+        else:
+            theirs[name] = expected[name] = draw(st.uuids())
+    return theirs, expected
+
+
+@SETTINGS
+@given(pair=transcribe_headers(), payload=payloads())
+@pytest.mark.parametrize("es", TWINS)
+def test_we_decode_amazon_transcribe_serializer(
+    es: ModuleType, pair: tuple[dict[str, object], dict[str, object]], payload: bytes
+) -> None:
+    from amazon_transcribe.eventstream import EventStreamMessageSerializer
+
+    theirs, expected = pair
+    data = EventStreamMessageSerializer().serialize(theirs, payload)
+    msg = es.decode_message(data)
+    assert msg.payload == payload
+    assert [(k, type(v), v) for k, v in msg.headers.items()] == [
+        (k, type(v), v) for k, v in expected.items()
+    ]
+    assert es.encode_message(msg.headers, msg.payload) == data
+
+
+# ------------------------------------------------------------------------ the fuzz rule
+
+
+def _seal(data: bytearray) -> bytes:
+    """Recompute the CRCs of every message the lengths announce (as far as they fit)."""
+    pos = 0
+    while len(data) - pos >= 12:
+        total = struct.unpack_from(">I", data, pos)[0]
+        struct.pack_into(">I", data, pos + 8, zlib.crc32(data[pos : pos + 8]))
+        if total < 16 or pos + total > len(data):
+            break
+        struct.pack_into(">I", data, pos + total - 4, zlib.crc32(data[pos : pos + total - 4]))
+        pos += total
+    return bytes(data)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> bytes:
+    """Valid messages, then byte edits, optionally resealed so edits reach the parser."""
+    es = twins("eventstream")[0]
+    parts = [es.encode_message(draw(HEADERS), draw(st.binary(max_size=200)))
+             for _ in range(draw(st.integers(0, 3)))]
+    data = bytearray(b"".join(parts))
+    for _ in range(draw(st.integers(0, 4))):
+        if not data:
+            break
+        i = draw(st.integers(0, len(data) - 1))
+        op = draw(st.sampled_from(["set", "insert", "delete"]))
+        if op == "set":
+            data[i] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[i:i] = draw(st.binary(min_size=1, max_size=4))
+        else:
+            del data[i]
+    return _seal(data) if draw(st.booleans()) else bytes(data)
+
+
+def _outcome(es: ModuleType, data: bytes, chunk: int) -> tuple[str, object]:
+    dec = es.EventStreamDecoder(max_headers_length=4096, max_payload_length=65536)
+    out = []
+    try:
+        for i in range(0, len(data), chunk):
+            out += dec.feed(data[i : i + chunk])
+    except ProtocolError as exc:
+        return ("error", type(exc))
+    return ("ok", (out, dec.buffered))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(streams(), st.binary(max_size=300)), chunk=st.integers(1, 40))
+def test_parses_or_raises_protocol_error_and_twins_agree(data: bytes, chunk: int) -> None:
+    results = set()
+    for es in twins("eventstream"):
+        whole = _outcome(es, data, max(len(data), 1))
+        assert _outcome(es, data, chunk) == whole
+        results.add(repr(whole))
+    assert len(results) == 1
