@@ -47,7 +47,7 @@ class Resampler:
     resampling the whole stream in one call, whatever the chunk sizes. soxr removes the
     filter's group delay, so output frame ``k`` is at time ``k / out_rate`` seconds, exactly
     as input frame ``j`` is at ``j / in_rate``; the total output is
-    ``round(total_in * out_rate / in_rate)`` frames.
+    ``total_in * out_rate / in_rate`` frames rounded to nearest (halves up).
 
     Args:
         in_rate: input sample rate in Hz (1..768,000).
