@@ -41,6 +41,7 @@ __all__ = [
     "ConfigurationEvent",
     "Entity",
     "Event",
+    "EventDecoder",
     "IssueDetected",
     "Item",
     "LanguageWithScore",
@@ -63,7 +64,7 @@ __all__ = [
     "encode_payload",
 ]
 
-_OPTS: dict[str, Any] = {"frozen": True, "rename": "pascal", "omit_defaults": True}
+_OPTS: dict[str, Any] = {"frozen": True, "rename": "pascal", "omit_defaults": True, "gc": False}
 
 
 # --------------------------------------------------------------------------- standard
@@ -457,6 +458,56 @@ def _service_error_text(payload: bytes) -> str:
     return text if isinstance(text, str) else str(text)
 
 
+class EventDecoder:
+    """``decode_event`` bound to one operation (tables looked up once): the hot path of
+    the client session. Calling it has the contract of ``decode_event``.
+
+    Args:
+        operation: the ``Operation`` (or its name) of the stream.
+
+    Raises:
+        ValueError: an unknown operation name.
+    """
+
+    __slots__ = ("operation", "_table")
+
+    def __init__(self, operation: Operation | str) -> None:
+        self.operation = Operation(operation)
+        self._table = _DECODERS[self.operation]
+
+    def __call__(self, message: Message) -> Event | ServiceError:
+        headers = message.headers
+        mtype = headers.get(":message-type")
+        if mtype == "event":
+            etype = headers.get(":event-type")
+            if not isinstance(etype, str):
+                raise UnexpectedMessage("event message without a string :event-type header")
+            decoder = self._table.get(etype)
+            if decoder is None:
+                return UnknownEvent(etype, message.payload)
+            try:
+                return decoder.decode(message.payload)  # type: ignore[no-any-return]
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise InvalidEventPayload(
+                    f"{etype} payload does not match its schema: {exc}"
+                ) from None
+        if mtype == "exception":
+            code = headers.get(":exception-type")
+            if not isinstance(code, str) or not code:
+                raise UnexpectedMessage("exception message without a string :exception-type header")
+            return service_error(code, _service_error_text(message.payload))
+        if mtype == "error":
+            code = headers.get(":error-code")
+            if not isinstance(code, str) or not code:
+                raise UnexpectedMessage("error message without a string :error-code header")
+            text = headers.get(":error-message", "")
+            return service_error(code, text if isinstance(text, str) else str(text))
+        raise UnexpectedMessage(f"unknown :message-type {mtype!r}")
+
+
+_BOUND = {op: EventDecoder(op) for op in Operation}
+
+
 def decode_event(message: Message, *, operation: Operation | str) -> Event | ServiceError:
     """Turn one decoded event-stream message from the service into a typed event.
 
@@ -476,29 +527,9 @@ def decode_event(message: Message, *, operation: Operation | str) -> Event | Ser
     Raises:
         UnexpectedMessage: missing/unknown ``:message-type`` or missing type header.
         InvalidEventPayload: JSON that does not match the event's schema.
+        ValueError: an unknown operation name.
     """
-    headers = message.headers
-    mtype = headers.get(":message-type")
-    if mtype == "event":
-        etype = headers.get(":event-type")
-        if not isinstance(etype, str):
-            raise UnexpectedMessage("event message without a string :event-type header")
-        decoder = _DECODERS[Operation(operation)].get(etype)
-        if decoder is None:
-            return UnknownEvent(etype, message.payload)
-        try:
-            return decoder.decode(message.payload)  # type: ignore[no-any-return]
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise InvalidEventPayload(f"{etype} payload does not match its schema: {exc}") from None
-    if mtype == "exception":
-        code = headers.get(":exception-type")
-        if not isinstance(code, str) or not code:
-            raise UnexpectedMessage("exception message without a string :exception-type header")
-        return service_error(code, _service_error_text(message.payload))
-    if mtype == "error":
-        code = headers.get(":error-code")
-        if not isinstance(code, str) or not code:
-            raise UnexpectedMessage("error message without a string :error-code header")
-        text = headers.get(":error-message", "")
-        return service_error(code, text if isinstance(text, str) else str(text))
-    raise UnexpectedMessage(f"unknown :message-type {mtype!r}")
+    bound = _BOUND.get(operation)  # type: ignore[call-overload]
+    if bound is None:
+        bound = _BOUND[Operation(operation)]
+    return bound(message)

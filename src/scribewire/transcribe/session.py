@@ -25,7 +25,7 @@ from ..errors import (
 )
 from . import frames
 from .credentials import Credentials
-from .events import ConfigurationEvent, Event, decode_event
+from .events import ConfigurationEvent, Event, EventDecoder
 from .params import CallAnalyticsParams, MedicalStreamParams, Operation, StreamParams
 from .sigv4 import MAX_EXPIRES, presign_url
 
@@ -92,6 +92,7 @@ class TranscribeSession:
         self.chunk_duration = chunk_duration
         self._channels = params.channels
         self._decoder = eventstream.EventStreamDecoder()
+        self._decode_event = EventDecoder(params.operation)
         self._pending = bytearray()
         self._state = SessionState.OPEN
         self._sent_any = False
@@ -301,7 +302,7 @@ class TranscribeSession:
         try:
             messages = self._decoder.feed(data)
             for msg in messages:
-                event = decode_event(msg, operation=self.operation)
+                event = self._decode_event(msg)
                 if isinstance(event, ServiceError):
                     event.events = out  # type: ignore[attr-defined]
                     raise event
