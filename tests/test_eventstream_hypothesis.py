@@ -12,10 +12,9 @@ Messages carry every header type and payloads of 0..64 KiB.
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import random
-import struct
 import uuid
-import zlib
 from types import ModuleType
 
 import pytest
@@ -24,7 +23,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from conftest import twin_params, twins  # noqa: E402
+from conftest import ROOT, twin_params, twins  # noqa: E402
 from scribewire._eventstream_types import (  # noqa: E402
     Byte,
     Integer,
@@ -35,6 +34,21 @@ from scribewire._eventstream_types import (  # noqa: E402
 from scribewire.errors import ProtocolError  # noqa: E402
 
 pytestmark = pytest.mark.hypothesis
+
+
+def _load_reseal():  # type: ignore[no-untyped-def]
+    """fuzz/reseal.py (shared with the atheris harness), or None outside a checkout."""
+    path = ROOT / "fuzz" / "reseal.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("scribewire_fuzz_reseal", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reseal
+
+
+reseal = _load_reseal()
 TWINS = twin_params("eventstream")
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -159,19 +173,6 @@ def test_we_decode_amazon_transcribe_serializer(
 # ------------------------------------------------------------------------ the fuzz rule
 
 
-def _seal(data: bytearray) -> bytes:
-    """Recompute the CRCs of every message the lengths announce (as far as they fit)."""
-    pos = 0
-    while len(data) - pos >= 12:
-        total = struct.unpack_from(">I", data, pos)[0]
-        struct.pack_into(">I", data, pos + 8, zlib.crc32(data[pos : pos + 8]))
-        if total < 16 or pos + total > len(data):
-            break
-        struct.pack_into(">I", data, pos + total - 4, zlib.crc32(data[pos : pos + total - 4]))
-        pos += total
-    return bytes(data)
-
-
 @st.composite
 def streams(draw: st.DrawFn) -> bytes:
     """Valid messages, then byte edits, optionally resealed so edits reach the parser."""
@@ -190,7 +191,7 @@ def streams(draw: st.DrawFn) -> bytes:
             data[i:i] = draw(st.binary(min_size=1, max_size=4))
         else:
             del data[i]
-    return _seal(data) if draw(st.booleans()) else bytes(data)
+    return reseal(data) if reseal is not None and draw(st.booleans()) else bytes(data)
 
 
 def _outcome(es: ModuleType, data: bytes, chunk: int) -> tuple[str, object]:
