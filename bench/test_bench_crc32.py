@@ -8,7 +8,6 @@ from __future__ import annotations
 import zlib
 
 import pytest
-
 from conftest import twin
 
 SIZES = [3200, 65536]
@@ -18,8 +17,11 @@ def _data(size: int) -> bytes:
     return bytes((i * 131 + 7) & 0xFF for i in range(size))
 
 
+IMPLS = ["zlib", "ours", "path:table", "path:pclmulqdq", "path:vpclmulqdq"]
+
+
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("impl", ["zlib", "ours", "path:table", "path:pclmulqdq", "path:vpclmulqdq"])
+@pytest.mark.parametrize("impl", IMPLS)
 def test_crc32(benchmark, size: int, impl: str) -> None:  # type: ignore[no-untyped-def]
     benchmark.group = f"crc32 {size} B"
     data = _data(size)

@@ -19,7 +19,6 @@ import random
 import zlib
 
 import pytest
-
 from conftest import peer, twin
 
 AUDIO_SIZES = [320, 3200, 32000]

@@ -24,6 +24,7 @@ with atheris.instrument_imports():
     from scribewire.errors import ProtocolError
 
 from reseal import reseal  # fuzz/reseal.py, beside this script
+
 from scribewire import _eventstream_c as c_twin
 
 # Small limits so that big announced lengths are cheap to reject.
@@ -53,7 +54,9 @@ def TestOneInput(raw: bytes) -> None:
     c_result = run(c_twin, data, whole)
     c_chunked = run(c_twin, data, chunk)
     if py_result != c_result or c_result != c_chunked:
-        raise AssertionError(f"twins disagree: py={py_result!r} c={c_result!r} chunked={c_chunked!r}")
+        raise AssertionError(
+            f"twins disagree: py={py_result!r} c={c_result!r} chunked={c_chunked!r}"
+        )
 
 
 def main() -> None:

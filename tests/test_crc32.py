@@ -17,9 +17,9 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import ROOT, twin_params
 
 import scribewire
-from conftest import ROOT, twin_params
 from scribewire import crc
 
 TWINS = twin_params("crc32")

@@ -20,8 +20,8 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-
 from conftest import shared_path, twin_params
+
 from scribewire import errors
 from scribewire._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
@@ -266,7 +266,7 @@ def test_concatenated_stream(es: ModuleType) -> None:
             out += dec.feed(stream[i : i + size])
             out += dec.feed(b"")
         assert len(out) == len(expected)
-        for msg, case in zip(out, expected):
+        for msg, case in zip(out, expected, strict=True):
             assert_message(msg, case)
         assert dec.buffered == 0
     # numpy input of another dtype is read as raw bytes
@@ -461,7 +461,8 @@ def test_every_header_type_round_trips(es: ModuleType) -> None:
     u = uuid.UUID("01020304-0506-0708-090a-0b0c0d0e0f10")
     headers = {
         "t": True, "f": False, "b": Byte(-128), "s": Short(32767), "i": Integer(-(2**31)),
-        "l": Long(2**63 - 1), "ba": b"\x00\xff", "str": "h\u00e9llo \U0001f600", "ts": Timestamp(-1),
+        "l": Long(2**63 - 1), "ba": b"\x00\xff", "str": "h\u00e9llo \U0001f600",
+        "ts": Timestamp(-1),
         "u": u, "plain": 7, "big": 2**40, "neg_big": -(2**63), "empty_s": "", "empty_b": b"",
         "bytearray": bytearray(b"ab"), "memoryview": memoryview(b"cd"),
     }
@@ -526,7 +527,8 @@ def test_encode_audio_events_batches(es: ModuleType) -> None:
     raw = audio.tobytes()
     for nbytes in (1, 320, 3200, 9999, 10000, 20000):
         frames = es.encode_audio_events(audio, nbytes)
-        assert frames == [es.encode_audio_event(raw[i : i + nbytes]) for i in range(0, len(raw), nbytes)]
+        singles = [es.encode_audio_event(raw[i : i + nbytes]) for i in range(0, len(raw), nbytes)]
+        assert frames == singles
     assert es.encode_audio_events(b"", 320) == []
     with pytest.raises(ValueError):
         es.encode_audio_events(raw, 0)

@@ -20,10 +20,10 @@ from types import ModuleType
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+from conftest import ROOT, twin_params, twins  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from conftest import ROOT, twin_params, twins  # noqa: E402
 from scribewire._eventstream_types import (  # noqa: E402
     Byte,
     Integer,
@@ -109,7 +109,7 @@ def test_botocore_decodes_what_we_encode(es: ModuleType, headers: dict[str, obje
     ours = es.decode_message(data)
     assert ours.payload == payload
     assert [(k, type(v), v) for k, v in ours.headers.items()] == [
-        (k, type(v) if not (type(v) is int) else Integer, v) for k, v in headers.items()
+        (k, type(v) if type(v) is not int else Integer, v) for k, v in headers.items()
     ]
 
 
@@ -129,7 +129,8 @@ def transcribe_headers(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, ob
     theirs: dict[str, object] = {}
     expected: dict[str, object] = {}
     for name in draw(st.lists(NAMES, max_size=12, unique=True)):
-        kind = draw(st.sampled_from(["bool", "i8", "i16", "i32", "i64", "ts", "bytes", "str", "uuid"]))
+        kinds = ["bool", "i8", "i16", "i32", "i64", "ts", "bytes", "str", "uuid"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "bool":
             theirs[name] = expected[name] = draw(st.booleans())
         elif kind in ("i8", "i16", "i32", "i64"):

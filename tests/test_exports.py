@@ -6,9 +6,9 @@ import importlib
 import pkgutil
 
 import pytest
+from conftest import twins
 
 import scribewire
-from conftest import twins
 
 PUBLIC = sorted(
     m.name

@@ -10,7 +10,6 @@ import struct
 import uuid
 import zlib
 from collections.abc import Iterable, Mapping
-from typing import Union
 
 from ._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
@@ -47,7 +46,7 @@ __all__ = [
     "encode_message",
 ]
 
-Headers = Union[Mapping[str, HeaderValue], Iterable[tuple[str, HeaderValue]]]
+Headers = Mapping[str, HeaderValue] | Iterable[tuple[str, HeaderValue]]
 
 _PRELUDE = struct.Struct(">II")
 _U32 = struct.Struct(">I")
@@ -386,7 +385,8 @@ class EventStreamDecoder:
             raise InvalidLength(f"total_length {total} < 16 at stream offset {offset}")
         if headers_len > total - MIN_MESSAGE_LENGTH:
             raise InvalidLength(
-                f"headers_length {headers_len} > total_length {total} - 16 at stream offset {offset}"
+                f"headers_length {headers_len} > total_length {total} - 16 "
+                f"at stream offset {offset}"
             )
         if headers_len > self.max_headers_length:
             raise MessageTooLarge("headers", headers_len, self.max_headers_length)
