@@ -226,13 +226,14 @@ def resolve_credentials(
     Raises:
         CredentialsError: nothing found; the message lists every place looked at.
     """
-    creds, source, looked, _ = _resolve(
-        access_key_id, secret_access_key, session_token, profile, environ, use_botocore
-    )
-    if creds is None:
-        raise CredentialsError("no AWS credentials found; looked at: " + "; ".join(looked))
-    logger.debug("AWS credentials for %s from %s", creds.access_key_id, source)
-    return creds
+    return CredentialProvider(
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
+        session_token=session_token,
+        profile=profile,
+        environ=environ,
+        use_botocore=use_botocore,
+    )()
 
 
 def resolve_region(
