@@ -66,8 +66,8 @@ def render(out: Path) -> list[dict[str, object]]:
             {
                 "speaker": speaker,
                 "channel": channel,
-                "start": round(cursor / SAMPLE_RATE, 3),
-                "end": round((cursor + len(samples)) / SAMPLE_RATE, 3),
+                "start_s": round(cursor / SAMPLE_RATE, 3),
+                "end_s": round((cursor + len(samples)) / SAMPLE_RATE, 3),
                 "text": text,
             }
         )

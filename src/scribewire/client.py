@@ -131,8 +131,8 @@ class TranscribeClient:
             disables it.
         buffer_duration: seconds of framed audio each stream buffers before ``send`` waits.
         open_timeout: seconds for the TCP connect and WebSocket upgrade.
-        end_timeout: seconds ``end()`` waits for the service to close after the last
-            audio was sent.
+        end_timeout: seconds ``end()`` waits, after the end of audio was sent, for a
+            message or the close from the service (each message restarts the clock).
         send_timeout: seconds a stream may stay blocked on a full socket (the service
             stopped reading) before it fails with ``ConnectionClosed``.
         write_limit: bytes the socket may buffer before writing pauses (high-water mark).
@@ -362,6 +362,7 @@ class TranscribeStream:
         "_events",
         "_frames",
         "_idle_since",
+        "_last_receive",
         "_loop",
         "_low_water",
         "_max_frames",
@@ -410,6 +411,7 @@ class TranscribeStream:
         self._next_due = 0.0
         self._idle_since: float | None = 0.0
         self._max_lag = 0.0
+        self._last_receive = 0.0
         self._bytes_per_second = 0
         self._chunk_nbytes = 0
         self._max_frames = max(2, math.ceil(client.buffer_duration / client.chunk_duration))
@@ -602,23 +604,26 @@ class TranscribeStream:
             self._end_frames = [end_frame]
             self._drained = self._loop.create_future()
             self._kick()
-        assert self._drained is not None
         if not self._drained.done():
             await asyncio.shield(self._drained)
+            self._last_receive = self._loop.time()  # the end frame just left
         self._check()
         receiver = self._receiver
-        if receiver is not None and not receiver.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(receiver), self._client.end_timeout)
-            except asyncio.TimeoutError:
+        timeout = self._client.end_timeout
+        while receiver is not None and not receiver.done():
+            # the service may still be working through audio: any message restarts the clock
+            quiet = self._loop.time() - self._last_receive
+            if quiet >= timeout:
                 self._fail(
                     ConnectionClosed(
                         None,
-                        f"the service did not close the stream within {self._client.end_timeout:g} s "
-                        "of the end of audio",
+                        f"the service sent nothing for {timeout:g} s after the end of audio "
+                        "and did not close the stream",
                     ),
                     abort=True,
                 )
+                break
+            await asyncio.wait([receiver], timeout=timeout - quiet)
         self._check()
 
     # ------------------------------------------------------------------ pacing
@@ -733,6 +738,7 @@ class TranscribeStream:
                         )
                     )
                     break
+                self._last_receive = self._loop.time()
                 events = session.receive_data(data)
                 if events:
                     self._events.extend(events)

@@ -1,0 +1,478 @@
+"""The ``scribewire`` command: ``transcribe`` recordings, ``serve`` the local service.
+
+``scribewire transcribe FILE...`` streams each file paced like live audio (``--speed``
+for the local service) with ``--concurrency`` streams at once, prints final transcripts
+(``--format text|jsonl|srt|vtt``, ``--out``), live partials on a terminal (stderr), a
+progress line per file for batches and a summary at the end. With AWS credentials it
+talks to Amazon Transcribe in ``--region``; with none and no ``--endpoint`` it starts
+the local service in-process and says so on stderr.
+
+Stereo files are streamed with channel identification (``ch_0``/``ch_1``), or one stream
+per channel with ``--split-channels``; ``--call-analytics`` streams them to the Call
+Analytics path with the agent on ``--agent-channel``. Files with more channels are
+downmixed to mono.
+
+Every failure (missing or unreadable file, unsupported format, invalid parameter,
+unreachable endpoint, service exception) prints one line on stderr; the other files are
+still processed and the exit status is 1 at the end (2 for a usage error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .audio import RawFormat, open_audio
+from .client import Params, TranscribeClient, run
+from .errors import CredentialsError, ScribewireError
+from .output import FORMATS, Formatter, make_formatter, segments
+from .transcribe.credentials import Credentials, resolve_credentials
+from .transcribe.events import ChannelDefinition, ConfigurationEvent
+from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
+
+__all__ = ["build_parser", "main", "transcribe_main"]
+
+#: StreamParams fields set by the command itself, not by a flag of their own.
+_DERIVED = frozenset(
+    {"sample_rate", "media_encoding", "enable_channel_identification", "number_of_channels"}
+)
+_MIN_RATE, _MAX_RATE = 8_000, 48_000  # Transcribe's sample-rate range (protocol.md §3.3)
+
+
+def _stream_param_fields() -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(StreamParams) if f.name not in _DERIVED]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``scribewire`` (subcommands ``transcribe`` and ``serve``)."""
+    parser = argparse.ArgumentParser(
+        prog="scribewire",
+        description="Stream audio to Amazon Transcribe (or the local service) at wire speed.",
+    )
+    parser.add_argument("--version", action="version", version=f"scribewire {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="run the local Transcribe-compatible service", add_help=False)
+    t = sub.add_parser(
+        "transcribe",
+        help="transcribe audio files",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    t.add_argument("files", nargs="+", metavar="FILE", help="WAV, FLAC, Ogg/Opus or raw audio")
+    out = t.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="text", help="transcript format (text)")
+    out.add_argument(
+        "--out",
+        metavar="PATH",
+        help="write transcripts here instead of stdout (a directory for srt/vtt of several files)",
+    )
+    out.add_argument("--no-partials", action="store_true", help="no live partials on a terminal")
+    run_ = t.add_argument_group("streaming")
+    run_.add_argument("--concurrency", type=int, default=4, metavar="N", help="streams at once (4)")
+    run_.add_argument(
+        "--speed", type=float, default=1.0, help="pacing, times real time (1; AWS needs 1)"
+    )
+    run_.add_argument(
+        "--chunk-duration", type=float, default=0.1, metavar="S", help="seconds per AudioEvent (0.1)"
+    )
+    run_.add_argument(
+        "--split-channels", action="store_true", help="one mono stream per channel of stereo files"
+    )
+    run_.add_argument(
+        "--raw-format",
+        metavar="RATE[:CHANNELS[:ENCODING]]",
+        help="how to read headerless raw files, e.g. 16000:1:pcm_s16le or 8000:2:mulaw",
+    )
+    aws = t.add_argument_group("service")
+    aws.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
+    aws.add_argument("--profile", help="AWS profile for credentials and region")
+    aws.add_argument("--endpoint", metavar="URL", help="another endpoint, e.g. ws://127.0.0.1:8443")
+    aws.add_argument(
+        "--local", action="store_true", help="use the in-process local service even with credentials"
+    )
+    aws.add_argument(
+        "--recognizer",
+        choices=("pocketsphinx", "replay", "null"),
+        default="pocketsphinx",
+        help="recognizer of the in-process local service (pocketsphinx)",
+    )
+    p = t.add_argument_group("stream parameters (protocol.md §3.3)")
+    p.add_argument("--sample-rate", type=int, metavar="HZ", help="declared rate (default: the file's)")
+    p.add_argument("--call-analytics", action="store_true", help="Call Analytics path (stereo)")
+    p.add_argument(
+        "--agent-channel", type=int, choices=(0, 1), default=0, help="agent's channel (0)"
+    )
+    p.add_argument("--medical", action="store_true", help="Medical path (--specialty, --type)")
+    p.add_argument("--specialty", default="PRIMARYCARE", help="medical specialty (PRIMARYCARE)")
+    p.add_argument("--type", dest="medical_type", default="CONVERSATION", help="CONVERSATION|DICTATION")
+    for f in _stream_param_fields():
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action="store_true", default=None)
+        else:
+            p.add_argument(flag, metavar=f.name.upper(), default=None)
+    return parser
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class _Job:
+    path: str
+    name: str
+    channel: int | None = None
+    params: Params | None = None
+    configuration: ConfigurationEvent | None = None
+    audio_seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class _Summary:
+    files: int = 0
+    streams: int = 0
+    audio_seconds: float = 0.0
+    errors: int = 0
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+def _raw_format(spec: str | None) -> RawFormat | None:
+    if spec is None:
+        return None
+    parts = spec.split(":")
+    try:
+        rate = int(parts[0])
+        channels = int(parts[1]) if len(parts) > 1 else 1
+    except ValueError:
+        raise ScribewireError(f"--raw-format {spec!r}: expected RATE[:CHANNELS[:ENCODING]]") from None
+    encoding = parts[2] if len(parts) > 2 else "pcm_s16le"
+    return RawFormat(sample_rate=rate, channels=channels, encoding=encoding)
+
+
+def _raw_for(path: str, raw: RawFormat | None) -> RawFormat | None:
+    """``--raw-format`` applies to headerless files only (by suffix, as ``open_audio``)."""
+    suffix = Path(path).suffix.lower()
+    return raw if suffix in (".raw", ".pcm", ".ulaw", ".alaw", ".mulaw", ".s16", ".sln") else None
+
+
+def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in _stream_param_fields():
+        value = getattr(args, f.name, None)
+        if value is not None:
+            out[f.name] = value
+    if not any(k in out for k in ("language_code", "identify_language", "identify_multiple_languages")):
+        out["language_code"] = "en-US"
+    return out
+
+
+def _params_for(args: argparse.Namespace, rate: int, channels: int) -> tuple[Params, ConfigurationEvent | None]:
+    extra = _extra_params(args)
+    if args.call_analytics:
+        if channels != 2:
+            raise ScribewireError(f"--call-analytics needs a stereo file, this one has {channels} channel(s)")
+        allowed = {f.name for f in dataclasses.fields(CallAnalyticsParams)}
+        kwargs = {k: v for k, v in extra.items() if k in allowed}
+        agent = args.agent_channel
+        config = ConfigurationEvent(
+            channel_definitions=(
+                ChannelDefinition(channel_id=agent, participant_role="AGENT"),
+                ChannelDefinition(channel_id=1 - agent, participant_role="CUSTOMER"),
+            )
+        )
+        return CallAnalyticsParams(sample_rate=rate, **kwargs), config
+    ident = {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
+    if args.medical:
+        allowed = {f.name for f in dataclasses.fields(MedicalStreamParams)}
+        kwargs = {k: v for k, v in extra.items() if k in allowed}
+        return (
+            MedicalStreamParams(
+                sample_rate=rate, specialty=args.specialty, type=args.medical_type, **kwargs, **ident
+            ),
+            None,
+        )
+    return StreamParams(sample_rate=rate, **extra, **ident), None
+
+
+def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_Job]:
+    """One job per stream for ``path`` (two with --split-channels), params decided."""
+    name = Path(path).name
+    with open_audio(path, raw_format=_raw_for(path, raw)) as src:
+        rate = args.sample_rate or min(max(src.sample_rate, _MIN_RATE), _MAX_RATE)
+        duration = src.duration
+        file_channels = src.channels
+    if args.split_channels and file_channels > 1 and not args.call_analytics:
+        jobs = []
+        for ch in range(file_channels):
+            params, _ = _params_for(args, rate, 1)
+            jobs.append(_Job(path, f"{name}#ch{ch}", ch, params, None, duration))
+        return jobs
+    channels = 2 if file_channels == 2 else 1
+    params, config = _params_for(args, rate, channels)
+    return [_Job(path, name, None, params, config, duration)]
+
+
+# --------------------------------------------------------------------------- display
+
+
+class _Display:
+    """Partials (TTY only) and progress/summary lines on stderr."""
+
+    def __init__(self, err: TextIO, total: int, partials: bool) -> None:
+        self.err = err
+        self.tty = bool(getattr(err, "isatty", lambda: False)())
+        self.partials = partials and self.tty
+        self.total = total
+        self._live = False
+
+    def _clear(self) -> None:
+        if self._live:
+            self.err.write("\r\x1b[K")
+            self._live = False
+
+    def partial(self, source: str, label: str, text: str) -> None:
+        if not self.partials:
+            return
+        width = 100
+        line = f"{source} {label + ': ' if label else ''}{text}"
+        if len(line) > width:
+            line = "…" + line[-(width - 1) :]
+        self.err.write("\r\x1b[K" + line)
+        self.err.flush()
+        self._live = True
+
+    def line(self, text: str) -> None:
+        self._clear()
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def final_written(self) -> None:
+        self._clear()
+
+
+# --------------------------------------------------------------------------- running
+
+
+async def _transcribe_job(
+    client: TranscribeClient,
+    job: _Job,
+    formatter: Formatter,
+    display: _Display,
+    raw: RawFormat | None,
+) -> None:
+    assert job.params is not None
+    with open_audio(job.path, raw_format=_raw_for(job.path, raw)) as source:
+        channels = job.params.channels if job.configuration is None else 2
+        frames = max(1, round(job.params.sample_rate * client.chunk_duration)) * 10
+        chunks = source.chunks(
+            frames,
+            sample_rate=job.params.sample_rate,
+            channels=channels,
+            channel=job.channel,
+        )
+        formatter.begin(job.name)
+        async with client.stream(job.params, configuration=job.configuration) as stream:
+
+            async def feed() -> None:
+                try:
+                    for chunk in chunks:
+                        await stream.send(chunk)
+                    await stream.end()
+                except Exception as exc:
+                    stream._fail(exc, abort=True)
+                    raise
+
+            feeder = asyncio.ensure_future(feed())
+            try:
+                async for event in stream:
+                    for seg in segments(event, job.name):
+                        if seg.is_partial:
+                            display.partial(job.name, seg.label, seg.text)
+                        else:
+                            display.final_written()
+                            formatter.write(seg)
+                await feeder
+            finally:
+                if not feeder.done():
+                    feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
+        formatter.end(job.name)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, ScribewireError) and type(exc).__name__ not in text:
+        return f"{type(exc).__name__}: {text}"
+    return text
+
+
+async def _run_jobs(
+    args: argparse.Namespace,
+    jobs: list[_Job],
+    client_options: dict[str, Any],
+    formatters: Iterator[tuple[_Job, Formatter]] | list[tuple[_Job, Formatter]],
+    display: _Display,
+    summary: _Summary,
+    raw: RawFormat | None,
+) -> None:
+    client = TranscribeClient(
+        speed=args.speed, chunk_duration=args.chunk_duration, **client_options
+    )
+    limit = asyncio.Semaphore(max(1, args.concurrency))
+
+    async def one(job: _Job, formatter: Formatter) -> None:
+        async with limit:
+            try:
+                await _transcribe_job(client, job, formatter, display, raw)
+            except (ScribewireError, OSError, ValueError) as exc:
+                summary.errors += 1
+                display.line(f"scribewire: error: {job.name}: {_error_text(exc)}")
+                return
+            summary.done += 1
+            summary.audio_seconds += job.audio_seconds
+            if display.total > 1:
+                display.line(
+                    f"scribewire: [{summary.done + summary.errors}/{display.total}] {job.name} "
+                    f"({job.audio_seconds:.1f} s)"
+                )
+
+    await asyncio.gather(*(one(job, fmt) for job, fmt in formatters))
+
+
+def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.AsyncExitStack) -> Any:
+    """Decide the endpoint: AWS, --endpoint, or the in-process local service."""
+
+    async def decide() -> dict[str, Any]:
+        if args.endpoint and not args.local:
+            return {"endpoint": args.endpoint, "region": args.region or "us-east-1", "profile": args.profile}
+        if not args.local:
+            try:
+                resolve_credentials(profile=args.profile)
+            except CredentialsError:
+                pass
+            else:
+                return {"region": args.region, "profile": args.profile}
+        from .server import LocalTranscribeService
+
+        svc = LocalTranscribeService(
+            recognizer=args.recognizer, quota=max(25, 2 * args.concurrency)
+        )
+        await stack.enter_async_context(svc)
+        why = "--local given" if args.local else "no AWS credentials found"
+        err.write(
+            f"scribewire: {why}: using the local Transcribe service at {svc.url} "
+            f"(recognizer {args.recognizer}, in-process)\n"
+        )
+        credentials: Credentials = svc.credentials
+        return {"endpoint": svc.url, "region": svc.region, "credentials": credentials}
+
+    return decide()
+
+
+def transcribe_main(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``scribewire transcribe``; returns the exit status (0, 1 on any error, 2 on usage)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser = build_parser()
+    args = parser.parse_args(["transcribe", *argv])
+    if args.concurrency < 1:
+        parser.error("--concurrency must be >= 1")
+    if not (args.speed > 0) or not (0 < args.chunk_duration <= 1.0):
+        parser.error("--speed must be > 0 and --chunk-duration in (0, 1] seconds")
+    try:
+        raw = _raw_format(args.raw_format)
+    except (ScribewireError, ValueError) as exc:
+        parser.error(str(exc))
+    summary = _Summary()
+    jobs: list[_Job] = []
+    for path in args.files:
+        summary.files += 1
+        try:
+            jobs.extend(_plan(args, raw, path))
+        except (ScribewireError, OSError, ValueError) as exc:
+            summary.errors += 1
+            err.write(f"scribewire: error: {path}: {_error_text(exc)}\n")
+    summary.streams = len(jobs)
+    display = _Display(err, len(jobs), partials=not args.no_partials)
+    exit_stack = contextlib.ExitStack()
+    per_file = args.format in ("srt", "vtt") and args.out and len(jobs) > 1
+    if per_file:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        pairs = []
+        for job in jobs:
+            stem = Path(job.path).stem + ("" if job.channel is None else f"_ch{job.channel}")
+            f = exit_stack.enter_context(
+                open(folder / f"{stem}.{args.format}", "w", encoding="utf-8")
+            )
+            pairs.append((job, make_formatter(args.format, f)))
+        closers = [fmt for _, fmt in pairs]
+    else:
+        target: TextIO = out
+        if args.out:
+            target = exit_stack.enter_context(open(args.out, "w", encoding="utf-8"))
+        shared = make_formatter(args.format, target, show_source=len(jobs) > 1)
+        pairs = [(job, shared) for job in jobs]
+        closers = [shared]
+
+    async def main() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                options = await _client_options(args, err, stack)
+            except ScribewireError as exc:
+                summary.errors += len(jobs)
+                display.line(f"scribewire: error: {_error_text(exc)}")
+                return
+            await _run_jobs(args, jobs, options, pairs, display, summary, raw)
+
+    with exit_stack:
+        if jobs:
+            try:
+                run(main())
+            except KeyboardInterrupt:
+                display.line("scribewire: interrupted")
+                return 130
+        for fmt in closers:
+            fmt.close()
+    wall = time.monotonic() - summary.started
+    rtf = summary.audio_seconds / wall if wall > 0 else math.inf
+    display.line(
+        f"scribewire: {summary.files} file(s), {summary.streams} stream(s), "
+        f"{summary.audio_seconds:.1f} s of audio in {wall:.1f} s ({rtf:.1f}x real time), "
+        f"{summary.errors} error(s)"
+    )
+    return 1 if summary.errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``scribewire`` command; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "serve":
+        from .server import serve_main
+
+        try:
+            return serve_main(args[1:])
+        except ScribewireError as exc:
+            sys.stderr.write(f"scribewire serve: error: {exc}\n")
+            return 2
+    if args and args[0] == "transcribe":
+        return transcribe_main(args[1:])
+    parser = build_parser()
+    parser.parse_args(args)  # --version, --help, or an error
+    parser.print_help(sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
