@@ -44,8 +44,27 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _python_import_lines(path: Path) -> str:
+    """Source to parse: the file itself, or for Cython only its (c)import statements."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".pyx":
+        return text
+    keep = []
+    for line in text.splitlines():
+        stripped = line.strip().replace(" cimport ", " import ")
+        if stripped.startswith("cimport "):
+            stripped = stripped[1:]
+        if stripped.startswith("from ") and stripped.endswith(("(", "\\")):
+            keep.append(stripped[:-1].rstrip() + " _")  # the module is what matters
+        elif stripped.startswith(("import ", "from ")):
+            keep.append(stripped)
+        else:
+            keep.append("")  # keep line numbers
+    return "\n".join(keep)
+
+
 def imported(path: Path, modname: str) -> list[tuple[int, str]]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = ast.parse(_python_import_lines(path), filename=str(path))
     is_pkg = path.name == "__init__.py"
     package = modname if is_pkg else modname.rpartition(".")[0]
     out: list[tuple[int, str]] = []
