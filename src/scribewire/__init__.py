@@ -21,7 +21,18 @@ __all__ = [
     "ProtocolError",
     "ScribewireError",
     "ServiceError",
+    "TranscribeClient",
+    "TranscribeStream",
     "__version__",
     "crc32",
     "errors",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The client pulls in websockets, numpy and soxr: imported on first use only.
+    if name in ("TranscribeClient", "TranscribeStream"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'scribewire' has no attribute {name!r}")
