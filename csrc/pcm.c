@@ -10,7 +10,7 @@ SW_CLONES void sw_i16_to_f32(const uint8_t *in, uint8_t *out, size_t n) {
     }
 }
 
-SW_CLONES void sw_f32_to_i16(const uint8_t *in, uint8_t *out, size_t n) {
+SW_CLONES SW_NO_TRAP void sw_f32_to_i16(const uint8_t *in, uint8_t *out, size_t n) {
     /* Adding then subtracting 1.5 * 2^23 rounds a float32 of magnitude < 2^22 to an
      * integer in the current rounding mode (nearest, ties to even). */
     const float magic = 12582912.0f;

@@ -23,6 +23,14 @@
 #define SW_CLONES
 #endif
 
+/* The float clamps compile to min/max/blend (vectorised) only when comparisons may not
+ * trap; we never read the FP exception flags. GCC only (clang vectorises them anyway). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SW_NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define SW_NO_TRAP
+#endif
+
 static inline int16_t sw_load_le16s(const uint8_t *p) {
     uint16_t v;
     memcpy(&v, p, sizeof v);

@@ -30,7 +30,8 @@ def test_interleave_inverts_deinterleave(
     k: ModuleType, channels: int, width: int, data: st.DataObject
 ) -> None:
     frames = data.draw(st.integers(0, 300))
-    buf = data.draw(st.binary(min_size=frames * channels * width, max_size=frames * channels * width))
+    size = frames * channels * width
+    buf = data.draw(st.binary(min_size=size, max_size=size))
     parts = k.deinterleave(buf, channels, sample_width=width)
     assert len(parts) == channels and all(len(p) == frames * width for p in parts)
     assert k.interleave(parts, sample_width=width) == buf
@@ -54,7 +55,9 @@ def test_kernels_match_pure_twin(k: ModuleType, buf: bytes, channels: int) -> No
 
 @settings(max_examples=25, deadline=None)
 @given(
-    rates=st.sampled_from([(8000, 16000), (16000, 8000), (48000, 16000), (44100, 16000), (22050, 8000)]),
+    rates=st.sampled_from(
+        [(8000, 16000), (16000, 8000), (48000, 16000), (44100, 16000), (22050, 8000)]
+    ),
     channels=st.integers(1, 2),
     sizes=st.lists(st.integers(0, 4800), min_size=1, max_size=12),
     seed=st.integers(0, 2**32 - 1),

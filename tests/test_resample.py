@@ -20,7 +20,8 @@ CHUNKS = [1, 2, 3, 7, 17, 160, 509, 1600, 4800]
 
 def speech(shared_dir: Path, rate: int, seconds: float, channels: int = 1) -> np.ndarray:
     """Real speech at ``rate`` as float64 frames (frames, channels)."""
-    x, sr = sf.read(shared_dir / "audio" / "jfk_inaugural_1961.flac", dtype="float64", always_2d=True)
+    path = shared_dir / "audio" / "jfk_inaugural_1961.flac"
+    x, sr = sf.read(path, dtype="float64", always_2d=True)
     x = x[: int(sr * seconds) + 1, :channels]
     if sr != rate:
         x = soxr.resample(x, sr, rate, "VHQ")

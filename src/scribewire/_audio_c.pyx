@@ -162,7 +162,8 @@ cdef object _unary(object data, object out, unary_fn fn, int code, Py_ssize_t in
     try:
         if frame > 1 and nbytes % (in_item * frame):
             raise AudioFormatError(
-                f"data holds {nbytes // in_item} codes: not a whole number of {frame}-channel frames"
+                f"data holds {nbytes // in_item} codes: "
+                f"not a whole number of {frame}-channel frames"
             )
         if nbytes % in_item:
             if in_item == 2:

@@ -85,7 +85,9 @@ def _width_view(data: Buffer, sample_width: int, name: str) -> memoryview:
     try:
         m = memoryview(data)
     except TypeError:
-        raise AudioTypeError(f"{name} must be a bytes-like object, not {type(data).__name__}") from None
+        raise AudioTypeError(
+            f"{name} must be a bytes-like object, not {type(data).__name__}"
+        ) from None
     if m.itemsize not in (1, sample_width):
         raise AudioTypeError(
             f"{name} has {m.itemsize}-byte items ({m.format!r}); expected bytes or "
@@ -486,7 +488,8 @@ def _decode_table(encoding: object) -> npt.NDArray[np.int16]:
     if encoding in ALAW_ENCODINGS:
         return _ALAW_DEC
     raise AudioFormatError(
-        f"encoding must be 'mulaw' (or 'ulaw', 'pcm_mulaw') or 'alaw' ('pcm_alaw'), not {encoding!r}"
+        "encoding must be 'mulaw' (or 'ulaw', 'pcm_mulaw') or 'alaw' ('pcm_alaw'), "
+        f"not {encoding!r}"
     )
 
 

@@ -131,7 +131,9 @@ class Resampler:
                 f"data must be a bytes-like object of {self.dtype} PCM, not {type(data).__name__}"
             ) from None
         if m.format not in _BYTE_FORMATS and m.format not in _ITEM_FORMATS[self.dtype]:
-            raise AudioTypeError(f"data has item format {m.format!r}; expected {self.dtype} or bytes")
+            raise AudioTypeError(
+                f"data has item format {m.format!r}; expected {self.dtype} or bytes"
+            )
         if not m.c_contiguous:
             raise AudioFormatError("data must be C-contiguous")
         if m.nbytes % self._frame_bytes:

@@ -254,7 +254,9 @@ class AudioSource:
             try:
                 a = self._sf.read(_READ_FRAMES, dtype=dtype, always_2d=True)
             except Exception as exc:
-                raise AudioFileError(f"{self.path}: decoding failed after {got} frames: {exc}") from exc
+                raise AudioFileError(
+                    f"{self.path}: decoding failed after {got} frames: {exc}"
+                ) from exc
             n = a.shape[0]
             if n == 0:
                 break
