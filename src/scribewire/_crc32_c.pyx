@@ -31,18 +31,20 @@ PATHS = tuple(
     sw_crc32_path_name(p).decode() for p in range(1, SW_CRC32_NPATHS) if sw_crc32_path_available(p)
 )
 
+DEF _GIL_RELEASE = 65536
+
 #: Inputs of at least this many bytes are checksummed with the GIL released (64 KiB).
-GIL_RELEASE_NBYTES = 65536
+GIL_RELEASE_NBYTES = _GIL_RELEASE
 
 
 cdef inline uint32_t _run(int path, uint32_t crc, Py_buffer *view):
     cdef const uint8_t *p = <const uint8_t *>view.buf
     cdef size_t n = <size_t>view.len
-    if n >= GIL_RELEASE_NBYTES:
+    if n >= _GIL_RELEASE:
         with nogil:
-            crc = sw_crc32_with(path, crc, p, n)
+            crc = sw_crc32_with(path, crc, p, n) if path else sw_crc32(crc, p, n)
         return crc
-    return sw_crc32_with(path, crc, p, n)
+    return sw_crc32_with(path, crc, p, n) if path else sw_crc32(crc, p, n)
 
 
 cdef inline int _get(object data, Py_buffer *view) except -1:
@@ -71,12 +73,11 @@ def crc32(data, value=0):
         BufferError: ``data`` is not C-contiguous.
     """
     cdef Py_buffer view
-    cdef uint32_t crc = <uint32_t>PyLong_AsUnsignedLongMask(value)
+    cdef uint32_t crc = 0 if value is 0 else <uint32_t>PyLong_AsUnsignedLongMask(value)
     _get(data, &view)
-    try:
-        return _run(0, crc, &view)
-    finally:
-        PyBuffer_Release(&view)
+    crc = _run(0, crc, &view)
+    PyBuffer_Release(&view)
+    return crc
 
 
 def _crc32_with(str path, data, value=0):
