@@ -70,8 +70,8 @@ def test_pocketsphinx_stream_independent_client(shared_dir) -> None:
     assert stats.audio_sha256 == hashlib.sha256(pcm).hexdigest()
     assert stats.audio_nbytes == len(pcm)
     results = reply.results()
-    finals = [r for r in results if not r.get("IsPartial", False)]
-    partials = [r for r in results if r.get("IsPartial")]
+    finals = [r for r in results if r["IsPartial"] is False]
+    partials = [r for r in results if r["IsPartial"] is True]
     assert finals and partials
     ids = {r["ResultId"] for r in results}
     assert ids == {r["ResultId"] for r in finals}  # every partial's id ends in a final
@@ -109,7 +109,7 @@ def test_replay_stabilization_and_medical_shape() -> None:
     results = stab.results()
     assert [r["Alternatives"][0]["Transcript"] for r in results] == [
         "alpha", "alpha bravo", "alpha bravo charlie"]
-    assert [r.get("IsPartial", False) for r in results] == [True, True, False]
+    assert [r["IsPartial"] for r in results] == [True, True, False]
     assert len({r["ResultId"] for r in results}) == 1
     stable = [[it["Stable"] for it in r["Alternatives"][0]["Items"]] for r in results]
     assert stable == [[False], [True, False], [True, True, True]]

@@ -26,6 +26,8 @@ from scribewire.transcribe import (
     MedicalTranscriptEvent,
     Operation,
     PostCallAnalyticsSettings,
+    Result,
+    Transcript,
     TranscriptEvent,
     UnknownEvent,
     UtteranceEvent,
@@ -110,14 +112,25 @@ def msg(event_type: str, body: object, message_type: str = "event") -> eventstre
 
 
 def strip_defaults(obj: object) -> object:
-    """The JSON with members that equal their default removed (what omit_defaults drops)."""
+    """The JSON with members that equal their default removed (what omit_defaults drops).
+
+    ``IsPartial`` has no default: it is always encoded, false included, as the service does.
+    """
     if isinstance(obj, dict):
         return {k: strip_defaults(v) for k, v in obj.items()
-                if not (v is False and k in ("IsPartial", "VocabularyFilterMatch"))
+                if not (v is False and k == "VocabularyFilterMatch")
                 and v != [] and v is not None and k != "SomeFutureField"}
     if isinstance(obj, list):
         return [strip_defaults(v) for v in obj]
     return obj
+
+
+def test_final_results_carry_is_partial_false() -> None:
+    final = TranscriptEvent(Transcript((Result("r", 0.0, 1.0, False),)))
+    wire = json.loads(encode_payload(final))
+    assert wire["Transcript"]["Results"][0]["IsPartial"] is False
+    utterance = UtteranceEvent(utterance_id="u", is_partial=False)
+    assert json.loads(encode_payload(utterance))["IsPartial"] is False
 
 
 @pytest.mark.parametrize(

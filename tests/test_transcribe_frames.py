@@ -87,7 +87,7 @@ def test_server_events_decode_on_the_client() -> None:
     assert decode_event(m, operation=Operation.STANDARD) == ev
     med = MedicalTranscriptEvent()
     assert eventstream.decode_message(encode_event(med)).headers[":event-type"] == "TranscriptEvent"
-    u = UtteranceEvent(utterance_id="u", transcript="x", begin_offset_millis=5)
+    u = UtteranceEvent(utterance_id="u", is_partial=True, transcript="x", begin_offset_millis=5)
     assert decode_event(eventstream.decode_message(encode_event(u)), operation=Operation.CALL_ANALYTICS) == u
     cat = CategoryEvent(matched_categories=("a",))
     assert decode_event(eventstream.decode_message(encode_event(cat)), operation=Operation.CALL_ANALYTICS) == cat

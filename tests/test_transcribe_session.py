@@ -194,7 +194,7 @@ def test_medical_and_call_analytics_events_typed() -> None:
     ev = med.receive_data(encode_event(TranscriptEvent(Transcript((Result("m", 0, 1, False),)))))
     assert type(ev[0]) is MedicalTranscriptEvent and ev[0].transcript.results[0].result_id == "m"
     ca = TranscribeSession(CallAnalyticsParams(sample_rate=8000, language_code="en-US"))
-    u = UtteranceEvent(utterance_id="u1", participant_role="AGENT", transcript="hello")
+    u = UtteranceEvent(utterance_id="u1", is_partial=False, participant_role="AGENT", transcript="hello")
     assert ca.receive_data(encode_event(u)) == [u]
 
 

@@ -131,10 +131,10 @@ class Result(msgspec.Struct, **_OPTS):
         language_code, language_identification: with language identification.
     """
 
-    result_id: str = ""
-    start_time: float = 0.0
-    end_time: float = 0.0
-    is_partial: bool = False
+    result_id: str
+    start_time: float
+    end_time: float
+    is_partial: bool  # required: the service always sends it, false included
     alternatives: tuple[Alternative, ...] = ()
     channel_id: str | None = None
     language_code: str | None = None
@@ -188,10 +188,10 @@ class MedicalAlternative(msgspec.Struct, **_OPTS):
 class MedicalResult(msgspec.Struct, **_OPTS):
     """A medical segment: as ``Result`` without language identification."""
 
-    result_id: str = ""
-    start_time: float = 0.0
-    end_time: float = 0.0
-    is_partial: bool = False
+    result_id: str
+    start_time: float
+    end_time: float
+    is_partial: bool  # required: the service always sends it, false included
     alternatives: tuple[MedicalAlternative, ...] = ()
     channel_id: str | None = None
 
@@ -276,8 +276,8 @@ class UtteranceEvent(msgspec.Struct, **_OPTS):
         sentiment: ``POSITIVE`` / ``NEGATIVE`` / ``MIXED`` / ``NEUTRAL`` (finals).
     """
 
-    utterance_id: str = ""
-    is_partial: bool = False
+    utterance_id: str
+    is_partial: bool  # required: the service always sends it, false included
     participant_role: str | None = None
     begin_offset_millis: int = 0
     end_offset_millis: int = 0
