@@ -1,0 +1,128 @@
+"""The ``scribewire`` command, run in-process and as a subprocess, on real files."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import scribewire
+from scribewire.cli import main, transcribe_main
+
+ROOT = Path(__file__).resolve().parent.parent
+CALL = str(ROOT / "examples" / "call.wav")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = transcribe_main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"scribewire {scribewire.__version__}"
+
+
+def test_call_with_channel_identification_jsonl() -> None:
+    code, out, err = run_cli(CALL, "--local", "--recognizer", "null", "--speed", "100", "--format", "jsonl")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records and {r["label"] for r in records} == {"ch_0", "ch_1"}
+    assert all(r["end"] >= r["start"] for r in records)
+    assert "local Transcribe service" in err
+    assert re.search(r"1 file\(s\), 1 stream\(s\), 26\.8 s of audio .* 0 error\(s\)", err)
+
+
+def test_split_channels_and_call_analytics(tmp_path: Path) -> None:
+    code, out, err = run_cli(CALL, "--local", "--recognizer", "null", "--speed", "100", "--split-channels")
+    assert code == 0, err
+    assert "call.wav#ch0" in out and "call.wav#ch1" in out
+    code, out, err = run_cli(
+        CALL, "--local", "--recognizer", "null", "--speed", "100", "--call-analytics", "--agent-channel", "1"
+    )
+    assert code == 0, err
+    labels = {line.split("]")[1].split(":")[0].strip() for line in out.splitlines()}
+    assert labels == {"AGENT", "CUSTOMER"}
+
+
+def test_srt_and_vtt_files(tmp_path: Path, shared_dir: Path) -> None:
+    clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
+    folder = tmp_path / "subs"
+    code, _, err = run_cli(
+        CALL, clip, "--local", "--recognizer", "null", "--speed", "200", "--format", "vtt", "--out", str(folder)
+    )
+    assert code == 0, err
+    vtt = (folder / "call.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n\n") and re.search(r"\d\d:\d\d:\d\d\.\d{3} --> ", vtt)
+    assert (folder / "ps_goforward.16k.vtt").exists()
+    srt_path = tmp_path / "one.srt"
+    code, _, err = run_cli(clip, "--local", "--recognizer", "null", "--speed", "200", "--format", "srt", "--out", str(srt_path))
+    assert code == 0, err
+    assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n", srt_path.read_text())
+
+
+def test_errors_one_line_each_others_processed(tmp_path: Path, shared_dir: Path) -> None:
+    bad = tmp_path / "not_audio.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
+    code, out, err = run_cli(
+        str(tmp_path / "missing.wav"), str(bad), clip, "--local", "--recognizer", "null", "--speed", "200"
+    )
+    assert code == 1
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 2
+    assert "missing.wav" in errors[0] and "not_audio.wav" in errors[1]
+    assert "-->" in out  # the good file was still transcribed
+    assert "2 error(s)" in err
+
+
+def test_invalid_parameter_and_unreachable_endpoint(shared_dir: Path) -> None:
+    clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
+    code, _, err = run_cli(clip, "--local", "--language-code", "xx-XX")
+    assert code == 1 and "language-code" in err and err.count(": error: ") == 1
+    env_keys = {"AWS_ACCESS_KEY_ID": "AKIDCLITEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t-never-printed"}
+    old = {k: os.environ.get(k) for k in env_keys}
+    os.environ.update(env_keys)
+    try:
+        code, _, err = run_cli(clip, "--endpoint", "ws://127.0.0.1:9", "--speed", "100")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert code == 1 and "ConnectionClosed" in err and "cannot connect" in err
+    assert "s3cr3t" not in err
+
+
+def test_usage_errors() -> None:
+    with pytest.raises(SystemExit) as info:
+        transcribe_main(["x.wav", "--concurrency", "0"], out=io.StringIO(), err=io.StringIO())
+    assert info.value.code == 2
+
+
+def test_console_script_without_credentials_uses_local_service(tmp_path: Path, shared_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        HOME=str(tmp_path),
+    )
+    clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
+    proc = subprocess.run(
+        [sys.executable, "-m", "scribewire.cli", "transcribe", clip, "--speed", "50"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no AWS credentials found: using the local Transcribe service" in proc.stderr
+    assert "go forward" in proc.stdout
