@@ -1,9 +1,12 @@
 /* G.711 mu-law and A-law (ITU-T G.711), bit-exact with CPython's audioop.
  *
- * Decoding reads a 256-entry table per law, built by sw_g711_init() from the G.711
- * expansion rule. Encoding is arithmetic and branch-free so the compiler vectorises it:
- * the segment and mantissa of the biased magnitude are read off the exponent and top
- * mantissa bits of its exact float32 value.
+ * Portable path: decoding reads a 256-entry table per law, built by sw_g711_init() from the
+ * G.711 expansion rule; encoding is arithmetic and branch-free so the compiler vectorises
+ * it: the segment and mantissa of the biased magnitude are read off the exponent and top
+ * mantissa bits of its exact float32 value. On CPUs with AVX-512 (see pcm.h) both
+ * directions run in 16-bit lanes instead: the segment comes from two 32-word permute
+ * lookups, the mantissa from a variable shift, and decoding is sign/segment/mantissa
+ * arithmetic (no table gather). Both paths are bit-exact with audioop.
  *
  * int16 PCM is little-endian; codes are one byte per sample. Counts are samples.
  */
@@ -13,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fills the decode tables; call once before any other function (idempotent). */
+/* Fills the decode tables; call once, after sw_pcm_init(), before any other function
+ * (idempotent). */
 void sw_g711_init(void);
 
 extern int16_t sw_ulaw_table[256];

@@ -2,7 +2,70 @@
  * (no branches, no calls other than memcpy of one sample). */
 #include "pcm.h"
 
-SW_CLONES void sw_i16_to_f32(const uint8_t *in, uint8_t *out, size_t n) {
+#if SW_AVX512
+#include <immintrin.h>
+#endif
+
+int sw_use_avx512 = 0;
+static int cpu_avx512 = 0;
+
+void sw_pcm_init(void) {
+#if SW_AVX512
+    __builtin_cpu_init();
+    /* libgcc and compiler-rt also check that the OS saves the zmm and mask registers */
+    cpu_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+#endif
+    sw_use_avx512 = cpu_avx512;
+}
+
+int sw_pcm_set_simd(int enable) {
+    int was = sw_use_avx512;
+    sw_use_avx512 = enable && cpu_avx512;
+    return was;
+}
+
+#if SW_AVX512
+/* Masks of the first r (< 16 or < 32) lanes, for the loop tails. */
+#define SW_TAIL16(r) ((__mmask16)((1u << (r)) - 1u))
+
+SW_TARGET_AVX512 static void i16_to_f32_avx512(const uint8_t *in, uint8_t *out, size_t n) {
+    const __m512 scale = _mm512_set1_ps(1.0f / 32768.0f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i x = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)(in + 2 * i)));
+        _mm512_storeu_ps(out + 4 * i, _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale));
+    }
+    if (i < n) {
+        __mmask16 k = SW_TAIL16(n - i);
+        __m512i x = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(k, in + 2 * i));
+        _mm512_mask_storeu_ps(out + 4 * i, k, _mm512_mul_ps(_mm512_cvtepi32_ps(x), scale));
+    }
+}
+
+/* NaN lanes are zeroed by the multiply's mask; the upper clip is a min, the lower one the
+ * signed saturation of vpmovsdw (conversion of anything below -2^31 gives INT32_MIN). The
+ * conversion rounds to nearest, ties to even, whatever MXCSR says, and raises no flags. */
+SW_TARGET_AVX512 static inline __m256i f32_to_i16_x16(__m512 v) {
+    __mmask16 ord = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+    v = _mm512_maskz_mul_ps(ord, v, _mm512_set1_ps(32768.0f));
+    v = _mm512_min_ps(v, _mm512_set1_ps(32767.0f));
+    __m512i x = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_cvtsepi32_epi16(x);
+}
+
+SW_TARGET_AVX512 static void f32_to_i16_avx512(const uint8_t *in, uint8_t *out, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(out + 2 * i), f32_to_i16_x16(_mm512_loadu_ps(in + 4 * i)));
+    if (i < n) {
+        __mmask16 k = SW_TAIL16(n - i);
+        _mm256_mask_storeu_epi16(out + 2 * i, k, f32_to_i16_x16(_mm512_maskz_loadu_ps(k, in + 4 * i)));
+    }
+}
+#endif
+
+SW_CLONES static void i16_to_f32_auto(const uint8_t *in, uint8_t *out, size_t n) {
     const float scale = 1.0f / 32768.0f;
     for (size_t i = 0; i < n; i++) {
         float f = (float)sw_load_le16s(in + 2 * i) * scale;
@@ -10,7 +73,17 @@ SW_CLONES void sw_i16_to_f32(const uint8_t *in, uint8_t *out, size_t n) {
     }
 }
 
-SW_CLONES SW_NO_TRAP void sw_f32_to_i16(const uint8_t *in, uint8_t *out, size_t n) {
+void sw_i16_to_f32(const uint8_t *in, uint8_t *out, size_t n) {
+#if SW_AVX512
+    if (sw_use_avx512) {
+        i16_to_f32_avx512(in, out, n);
+        return;
+    }
+#endif
+    i16_to_f32_auto(in, out, n);
+}
+
+SW_CLONES SW_NO_TRAP static void f32_to_i16_auto(const uint8_t *in, uint8_t *out, size_t n) {
     /* Adding then subtracting 1.5 * 2^23 rounds a float32 of magnitude < 2^22 to an
      * integer in the current rounding mode (nearest, ties to even). */
     const float magic = 12582912.0f;
@@ -24,6 +97,16 @@ SW_CLONES SW_NO_TRAP void sw_f32_to_i16(const uint8_t *in, uint8_t *out, size_t 
         v = (v + magic) - magic;
         sw_store_le16s(out + 2 * i, (int16_t)(int32_t)v);
     }
+}
+
+void sw_f32_to_i16(const uint8_t *in, uint8_t *out, size_t n) {
+#if SW_AVX512
+    if (sw_use_avx512) {
+        f32_to_i16_avx512(in, out, n);
+        return;
+    }
+#endif
+    f32_to_i16_auto(in, out, n);
 }
 
 SW_CLONES static void interleave2_16(const uint8_t *a, const uint8_t *b, size_t n, uint8_t *out) {

@@ -23,6 +23,27 @@
 #define SW_CLONES
 #endif
 
+/* Hand-written AVX-512 (F, BW, VL) kernels on x86-64 with GCC/clang, compiled for that target
+ * only (no -march) and chosen at run time when the CPU and OS support it (sw_pcm_init).
+ * They keep 16-bit lanes and use word permutes as small tables, where the compiler's own
+ * vectorisation of the scalar loops widens to 32-bit lanes. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SW_NO_CLONES)
+#define SW_AVX512 1
+#define SW_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#else
+#define SW_AVX512 0
+#endif
+
+/* Non-zero while the AVX-512 kernels are in use (set by sw_pcm_init, see sw_pcm_set_simd). */
+extern int sw_use_avx512;
+
+/* Detects the CPU's vector support; call once before any kernel (idempotent). */
+void sw_pcm_init(void);
+
+/* Enables (1) or disables (0) the AVX-512 kernels, for tests of both paths; they stay
+ * off when the CPU lacks them. Returns the previous setting. */
+int sw_pcm_set_simd(int enable);
+
 /* The float clamps compile to min/max/blend (vectorised) only when comparisons may not
  * trap; we never read the FP exception flags. GCC only (clang vectorises them anyway). */
 #if defined(__GNUC__) && !defined(__clang__)

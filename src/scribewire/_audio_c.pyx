@@ -34,6 +34,9 @@ cdef extern from "g711.h" nogil:
                                    size_t nch, size_t n, uint8_t *out)
 
 cdef extern from "pcm.h" nogil:
+    void sw_pcm_init()
+    int sw_pcm_set_simd(int enable)
+    int sw_use_avx512
     void sw_i16_to_f32(const uint8_t *inp, uint8_t *out, size_t n)
     void sw_f32_to_i16(const uint8_t *inp, uint8_t *out, size_t n)
     void sw_interleave(const uint8_t *const *chans, size_t nch, size_t n, size_t width,
@@ -57,7 +60,20 @@ __all__ = [
     "ulaw_encode",
 ]
 
+sw_pcm_init()
 sw_g711_init()
+
+
+def _simd(enable=None):
+    """The vector kernels in use: ``"avx512"`` or ``"auto"`` (compiler-vectorised C).
+
+    Private, for tests and benchmarks: ``enable=False`` switches to the portable kernels,
+    ``enable=True`` back to AVX-512 when the CPU has it. Not thread-safe; returns the
+    setting in force after the call.
+    """
+    if enable is not None:
+        sw_pcm_set_simd(1 if enable else 0)
+    return "avx512" if sw_use_avx512 else "auto"
 
 #: Kernels whose input has at least this many bytes run with the GIL released (64 KiB).
 GIL_RELEASE_NBYTES = 65536
