@@ -26,8 +26,10 @@ CSRC = Path("csrc")
 EXTRA_SOURCES: dict[str, list[str]] = {
     "_crc32_c": ["crc32.c"],
     "_eventstream_c": ["crc32.c"],
-    "_audio_c": ["g711.c", "pcm.c"],
+    "_audio_c": ["g711.c", "pcm.c", "soxr_dl.c"],
 }
+# System libraries per compiled module (dlopen lives in libdl before glibc 2.34).
+LIBRARIES: dict[str, list[str]] = {"_audio_c": ["dl"] if sys.platform.startswith("linux") else []}
 
 MODE = os.environ.get("SCRIBEWIRE_BUILD_EXTENSION", "").strip().lower()
 DEBUG = os.environ.get("SCRIBEWIRE_DEBUG", "") == "1"
@@ -83,6 +85,7 @@ def extensions() -> list:  # type: ignore[type-arg]
                 f"scribewire.{name}",
                 sources=sources,
                 include_dirs=[str(CSRC)],
+                libraries=LIBRARIES.get(name, []),
                 extra_compile_args=cflags,
                 define_macros=macros,
             )

@@ -187,3 +187,73 @@ def test_errors() -> None:
     with pytest.raises(AudioTypeError):
         Resampler(16000, 8000, dtype="float32").process(np.zeros(4, np.int16))
     assert "16000" in repr(r)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _engines(in_rate: int, out_rate: int, channels: int, dtype: str) -> list[object]:
+    """The direct libsoxr engine of the native twin and the python-soxr one, same kernels."""
+    import importlib
+
+    from scribewire import _audio_py, _impl
+
+    if _impl.NO_EXTENSIONS:
+        pytest.skip("SCRIBEWIRE_NO_EXTENSIONS is set: python-soxr engine only")
+    try:
+        c = importlib.import_module("scribewire._audio_c")
+    except ImportError:
+        pytest.skip("native twin not built")
+    if c._bind_soxr() != "":
+        pytest.skip(f"libsoxr not bound: {c._bind_soxr()}")
+    direct = c.soxr_stream(in_rate, out_rate, channels, "HQ", dtype)
+    fallback = _audio_py.SoxrStream(in_rate, out_rate, channels, "HQ", dtype, kernels=c)
+    assert "direct" in direct.engine and "python-soxr" in fallback.engine
+    return [direct, fallback]
+
+
+# 16 kHz -> 44.1 kHz: the final 1.125 s chunk is longer than python-soxr's internal split
+# (48000 * in / out frames), so the direct engine's split is exercised too.
+@pytest.mark.parametrize(
+    "in_rate,out_rate", [(8000, 16000), (48000, 16000), (44100, 16000), (16000, 44100)]
+)
+@pytest.mark.parametrize("channels,dtype", [(1, "int16"), (2, "int16"), (1, "float32")])
+def test_direct_and_python_soxr_engines_agree(
+    shared_dir: Path, in_rate: int, out_rate: int, channels: int, dtype: str
+) -> None:
+    x = speech(shared_dir, in_rate, 1.5, channels)
+    data = to_int16(x) if dtype == "int16" else x.astype(np.float32).tobytes()
+    frame = channels * (2 if dtype == "int16" else 4)
+    outs = []
+    for eng in _engines(in_rate, out_rate, channels, dtype):
+        per_chunk = []
+        step = in_rate // 50 * frame  # 20 ms chunks for 0.375 s, then one 1.125 s chunk
+        half = len(data) // 4 // step * step
+        for pos in range(0, half, step):
+            per_chunk.append(eng.process(data[pos : pos + step]))  # type: ignore[attr-defined]
+        per_chunk.append(eng.process(data[half:]))  # type: ignore[attr-defined]
+        per_chunk.append(eng.flush())  # type: ignore[attr-defined]
+        assert eng.delay() == 0  # type: ignore[attr-defined]
+        eng.reset()  # type: ignore[attr-defined]
+        outs.append(per_chunk)
+    assert outs[0] == outs[1]  # chunk by chunk, not only in total
+    assert sum(len(c) for c in outs[0]) == round(len(data) // frame * out_rate / in_rate) * frame
+
+
+def test_direct_engine_input_checks_and_alignment() -> None:
+    direct, _ = _engines(16000, 8000, 2, "float32")
+    with pytest.raises(AudioFormatError):
+        direct.process(b"\x00" * 12)  # type: ignore[attr-defined]
+    with pytest.raises(AudioTypeError):
+        direct.process(np.zeros(4, np.int16))  # type: ignore[attr-defined]
+    with pytest.raises(AudioTypeError):
+        direct.process(3.5)  # type: ignore[attr-defined]
+    x = (np.sin(np.arange(2 * 3200) * 0.01) * 0.5).astype(np.float32).tobytes()
+    odd = memoryview(bytearray(b"\0" + x))[1:]  # float32 samples at an odd address
+    want = direct.process(x) + direct.flush()  # type: ignore[attr-defined]
+    assert direct.process(odd) + direct.flush() == want  # type: ignore[attr-defined]
+
+
+def test_resampler_reports_its_engine() -> None:
+    assert Resampler(16000, 16000).engine == "passthrough"
+    assert Resampler(16000, 8000).engine  # "libsoxr-x.y.z (direct ...)" or "python-soxr ..."

@@ -15,10 +15,13 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int16_t, uint8_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
+import os
+import sys
 from collections.abc import Sequence
 
+from scribewire import _audio_py
 from scribewire.errors import AudioFormatError, AudioTypeError
 
 
@@ -45,9 +48,41 @@ cdef extern from "pcm.h" nogil:
                          uint8_t *const *outs)
     void sw_downmix_i16(const uint8_t *inp, size_t nch, size_t n, uint8_t *out)
 
+cdef extern from "soxr_dl.h" nogil:
+    enum:
+        SW_SOXR_FLOAT32_I
+        SW_SOXR_QQ
+        SW_SOXR_LQ
+        SW_SOXR_MQ
+        SW_SOXR_HQ
+        SW_SOXR_VHQ
+    ctypedef struct sw_soxr:
+        pass
+    ctypedef sw_soxr *sw_soxr_t
+    ctypedef const char *sw_soxr_error_t
+    ctypedef struct sw_soxr_io_spec:
+        pass
+    ctypedef struct sw_soxr_quality_spec:
+        pass
+    ctypedef struct sw_soxr_api:
+        void *handle
+        sw_soxr_t (*create)(double, double, unsigned, sw_soxr_error_t *,
+                            const sw_soxr_io_spec *, const sw_soxr_quality_spec *,
+                            const void *)
+        sw_soxr_error_t (*process)(sw_soxr_t, const void *, size_t, size_t *, void *, size_t,
+                                   size_t *) noexcept nogil
+        void (*destroy)(sw_soxr_t)
+        sw_soxr_error_t (*clear)(sw_soxr_t)
+        double (*delay)(sw_soxr_t)
+        sw_soxr_io_spec (*io_spec)(int, int)
+        sw_soxr_quality_spec (*quality_spec)(unsigned long, unsigned long)
+        const char *(*version)()
+    const char *sw_soxr_load(const char *path, sw_soxr_api *api)
+
 
 __all__ = [
     "GIL_RELEASE_NBYTES",
+    "SoxrStream",
     "alaw_decode",
     "alaw_encode",
     "deinterleave",
@@ -55,6 +90,7 @@ __all__ = [
     "float32_to_int16",
     "int16_to_float32",
     "interleave",
+    "soxr_stream",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",
@@ -454,3 +490,171 @@ def telephony_to_pcm(data, encoding="mulaw", *, channels=None, out=None):
     nch = 1 if channels is None else _check_channels(channels)
     return _unary(data, out, sw_ulaw_decode if table == <const int16_t *>sw_ulaw_table
                   else sw_alaw_decode, K_BYTES, 1, 2, nch)
+
+
+# --------------------------------------------------------------------------- resampling engine
+
+cdef sw_soxr_api _soxr
+cdef object _soxr_state = None  # None: not tried yet; "": bound; else why it is unavailable
+_RECIPES = {"QQ": SW_SOXR_QQ, "LQ": SW_SOXR_LQ, "MQ": SW_SOXR_MQ, "HQ": SW_SOXR_HQ,
+            "VHQ": SW_SOXR_VHQ}
+
+#: The python-soxr engine, used when libsoxr cannot be bound directly.
+SoxrStream = _audio_py.SoxrStream
+
+
+def _bind_soxr():
+    """Bind libsoxr from python-soxr's extension module, once; "" or the reason it failed."""
+    global _soxr_state
+    if _soxr_state is None:
+        try:
+            from soxr import soxr_ext
+            path = os.fsencode(soxr_ext.__file__)
+        except (ImportError, AttributeError, TypeError) as exc:
+            _soxr_state = f"python-soxr's extension module not found ({exc})"
+            return _soxr_state
+        err = sw_soxr_load(path, &_soxr)
+        _soxr_state = "" if err == NULL else (<bytes>err).decode("ascii", "replace")
+    return _soxr_state
+
+
+cdef class _DirectSoxr:
+    """libsoxr called directly (soxr_process per chunk; no numpy, no Python-level call).
+
+    Same interface and output as ``_audio_py.SoxrStream``: soxr runs in float32 both ways,
+    int16 goes through the PCM kernels, and chunks longer than ``48000 * in / out`` frames
+    are split and the output sized exactly as python-soxr does.
+    """
+    cdef sw_soxr_t s
+    cdef Py_ssize_t channels, frame_bytes, split
+    cdef double ratio
+    cdef bint int16
+    cdef float *fin
+    cdef float *fout
+    cdef size_t in_cap, out_cap
+    cdef readonly str dtype, engine
+
+    def __cinit__(self, int in_rate, int out_rate, int channels, str quality, str dtype):
+        cdef sw_soxr_error_t err = NULL
+        cdef sw_soxr_io_spec io = _soxr.io_spec(SW_SOXR_FLOAT32_I, SW_SOXR_FLOAT32_I)
+        cdef sw_soxr_quality_spec q = _soxr.quality_spec(<unsigned long>_RECIPES[quality], 0)
+        self.s = _soxr.create(in_rate, out_rate, <unsigned>channels, &err, &io, &q, NULL)
+        if err != NULL or self.s == NULL:
+            raise AudioFormatError(f"libsoxr rejected {in_rate} -> {out_rate} Hz: "
+                                   f"{(<bytes>err).decode() if err != NULL else 'no resampler'}")
+        self.channels = channels
+        self.int16 = dtype == "int16"
+        self.dtype = dtype
+        self.frame_bytes = channels * (2 if self.int16 else 4)
+        self.ratio = <double>out_rate / <double>in_rate
+        self.split = <Py_ssize_t>(48000.0 * in_rate / out_rate)
+        if self.split < 1:
+            self.split = 1
+        self.engine = f"{(<bytes>_soxr.version()).decode()} (direct soxr_process)"
+
+    def __dealloc__(self):
+        if self.s != NULL:
+            _soxr.destroy(self.s)
+        PyMem_Free(self.fin)
+        PyMem_Free(self.fout)
+
+    cdef float *_grow(self, float **buf, size_t *cap, size_t n) except NULL:
+        cdef float *p
+        if n > cap[0] or buf[0] == NULL:
+            p = <float *>PyMem_Malloc(n * sizeof(float) + 16)
+            if p == NULL:
+                raise MemoryError()
+            PyMem_Free(buf[0])
+            buf[0] = p
+            cap[0] = n
+        return buf[0]
+
+    cdef bytes _run(self, const float *src, size_t frames, bint last):
+        cdef size_t ch = <size_t>self.channels
+        cdef size_t olen = <size_t>(_soxr.delay(self.s) + frames * self.ratio + 1)
+        cdef float *dst = self._grow(&self.fout, &self.out_cap, olen * ch)
+        cdef size_t pos = 0, done = 0, i = 0, step = <size_t>self.split, n
+        cdef sw_soxr_error_t err = NULL
+        cdef bint nogil_ = frames * ch * 4 >= <size_t>_GIL_NBYTES
+        while i < frames:
+            n = frames - i if frames - i < step else step
+            if nogil_:
+                with nogil:
+                    err = _soxr.process(self.s, src + i * ch, n, NULL, dst + pos * ch,
+                                        olen - pos, &done)
+            else:
+                err = _soxr.process(self.s, src + i * ch, n, NULL, dst + pos * ch, olen - pos,
+                                    &done)
+            pos += done
+            i += step
+            if err != NULL:
+                break
+        if last and err == NULL:
+            err = _soxr.process(self.s, NULL, 0, NULL, dst + pos * ch, olen - pos, &done)
+            pos += done
+        if err != NULL:
+            raise AudioFormatError(f"libsoxr: {(<bytes>err).decode('ascii', 'replace')}")
+        cdef bytes res
+        if self.int16:
+            res = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>(pos * ch * 2))
+            sw_f32_to_i16(<const uint8_t *>dst, <uint8_t *>PyBytes_AS_STRING(res), pos * ch)
+            return res
+        return PyBytes_FromStringAndSize(<const char *>dst, <Py_ssize_t>(pos * ch * 4))
+
+    def process(self, data):
+        """Resample one chunk of interleaved frames; returns the frames ready so far."""
+        cdef Py_buffer view
+        cdef const uint8_t *src
+        cdef Py_ssize_t nbytes
+        cdef bint held = False
+        cdef size_t samples
+        if type(data) is bytes:
+            src = <const uint8_t *>PyBytes_AS_STRING(data)
+            nbytes = PyBytes_GET_SIZE(data)
+        else:
+            _acquire(data, &view, K_I16 if self.int16 else K_F32, 0, "data")
+            held = True
+            src = <const uint8_t *>view.buf
+            nbytes = view.len
+        try:
+            if nbytes % self.frame_bytes:
+                raise AudioFormatError(
+                    f"data holds {nbytes} bytes: not a whole number of {self.channels}-channel "
+                    f"{self.dtype} frames ({self.frame_bytes} bytes each)"
+                )
+            samples = <size_t>(nbytes // (2 if self.int16 else 4))
+            if not self.int16 and (<size_t>src) % sizeof(float) == 0:
+                return self._run(<const float *>src, samples // <size_t>self.channels, False)
+            self._grow(&self.fin, &self.in_cap, samples)
+            if self.int16:
+                sw_i16_to_f32(src, <uint8_t *>self.fin, samples)
+            else:  # unaligned float32: copy
+                memcpy(self.fin, src, samples * sizeof(float))
+            return self._run(self.fin, samples // <size_t>self.channels, False)
+        finally:
+            if held:
+                PyBuffer_Release(&view)
+
+    def flush(self):
+        """The frames the filter still holds; the stream is then reset."""
+        out = self._run(NULL, 0, True)
+        _soxr.clear(self.s)
+        return out
+
+    def reset(self):
+        """Drop buffered audio and start a new stream."""
+        _soxr.clear(self.s)
+
+    def delay(self):
+        """Output frames the filter holds back."""
+        return _soxr.delay(self.s)
+
+
+def soxr_stream(int in_rate, int out_rate, int channels, str quality, str dtype):
+    """A streaming soxr resampler (see ``_audio_py.soxr_stream``): libsoxr called directly
+    when python-soxr's extension exports its API, else python-soxr's ``ResampleStream``
+    with these kernels doing the int16 conversions. ``engine`` says which."""
+    if _bind_soxr() == "":
+        return _DirectSoxr(in_rate, out_rate, channels, quality, dtype)
+    return SoxrStream(in_rate, out_rate, channels, quality, dtype,
+                      kernels=sys.modules[__name__])

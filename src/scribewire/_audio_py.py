@@ -18,6 +18,7 @@ Conventions shared by both twins:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any, TypeVar, overload
 
@@ -27,6 +28,7 @@ import numpy.typing as npt
 from .errors import AudioFormatError, AudioTypeError
 
 __all__ = [
+    "SoxrStream",
     "alaw_decode",
     "alaw_encode",
     "deinterleave",
@@ -34,6 +36,7 @@ __all__ = [
     "float32_to_int16",
     "int16_to_float32",
     "interleave",
+    "soxr_stream",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",
@@ -565,3 +568,94 @@ def telephony_to_pcm(
     if out is not None:
         _out_view(out, 2 * m.nbytes)
     return _emit(table[np.frombuffer(m, dtype=np.uint8)], out)
+
+
+# --------------------------------------------------------------------------- resampling engine
+
+
+class SoxrStream:
+    """libsoxr through python-soxr's ``ResampleStream`` (float32), the portable engine.
+
+    The kernel under ``scribewire.Resampler``, which checks the arguments; see
+    :func:`soxr_stream`. soxr's own int16 output adds TPDF dither, so int16 audio is
+    converted int16 -> float32 -> int16 with the PCM kernels of ``kernels`` (this twin by
+    default): the chunked output is then bit-identical to the one-shot output.
+    """
+
+    __slots__ = ("_formats", "_frame_bytes", "_kernels", "_stream", "channels", "dtype", "engine")
+
+    def __init__(
+        self,
+        in_rate: int,
+        out_rate: int,
+        channels: int,
+        quality: str,
+        dtype: str,
+        *,
+        kernels: Any = None,
+    ) -> None:
+        import soxr
+
+        self.channels = channels
+        self.dtype = dtype
+        self.engine = f"python-soxr {soxr.__version__} (ResampleStream)"
+        self._kernels = kernels if kernels is not None else sys.modules[__name__]
+        self._frame_bytes = channels * (2 if dtype == "int16" else 4)
+        self._formats = _INT16_FORMATS if dtype == "int16" else _FLOAT32_FORMATS
+        self._stream = soxr.ResampleStream(in_rate, out_rate, channels, "float32", quality)
+
+    def _samples(self, data: Buffer) -> npt.NDArray[np.float32]:
+        m = _view(data, self._formats, f"{self.dtype} PCM")
+        if m.nbytes % self._frame_bytes:
+            raise AudioFormatError(
+                f"data holds {m.nbytes} bytes: not a whole number of {self.channels}-channel "
+                f"{self.dtype} frames ({self._frame_bytes} bytes each)"
+            )
+        if self.dtype == "int16":
+            m = memoryview(self._kernels.int16_to_float32(m))
+        f = np.frombuffer(m, dtype=np.float32)
+        return f if self.channels == 1 else f.reshape(-1, self.channels)
+
+    def _emit(self, y: npt.NDArray[np.float32]) -> bytes:
+        if self.dtype == "int16":
+            return self._kernels.float32_to_int16(y)  # type: ignore[no-any-return]
+        return y.tobytes()
+
+    def process(self, data: Buffer) -> bytes:
+        """Resample one chunk of interleaved frames; returns the frames ready so far."""
+        return self._emit(self._stream.resample_chunk(self._samples(data)))
+
+    def flush(self) -> bytes:
+        """The frames the filter still holds; the stream is then reset."""
+        shape = (0, self.channels) if self.channels > 1 else (0,)
+        y = self._stream.resample_chunk(np.zeros(shape, dtype=np.float32), last=True)
+        self._stream.clear()
+        return self._emit(y)
+
+    def reset(self) -> None:
+        """Drop buffered audio and start a new stream."""
+        self._stream.clear()
+
+    def delay(self) -> float:
+        """Output frames the filter holds back."""
+        return float(self._stream.delay())
+
+
+def soxr_stream(in_rate: int, out_rate: int, channels: int, quality: str, dtype: str) -> SoxrStream:
+    """A streaming soxr resampler of interleaved ``dtype`` frames (arguments already checked).
+
+    Args:
+        in_rate: input sample rate in Hz.
+        out_rate: output sample rate in Hz (differs from ``in_rate``).
+        channels: interleaved channel count (>= 1).
+        quality: soxr recipe name: ``"QQ"``, ``"LQ"``, ``"MQ"``, ``"HQ"`` or ``"VHQ"``.
+        dtype: ``"int16"`` (LE PCM) or ``"float32"`` (native, full scale ±1.0).
+
+    Returns:
+        An object with ``process(data) -> bytes``, ``flush() -> bytes``, ``reset()``,
+        ``delay() -> float`` (output frames held back) and ``engine`` (a description).
+        ``process`` raises ``AudioTypeError`` for a non-buffer or wrong item type and
+        ``AudioFormatError`` for a partial frame or non-contiguous buffer. The native twin
+        returns the same interface calling libsoxr directly.
+    """
+    return SoxrStream(in_rate, out_rate, channels, quality, dtype)

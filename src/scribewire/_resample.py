@@ -1,10 +1,11 @@
 """Streaming sample-rate conversion of int16 (or float32) PCM, with soxr as the engine.
 
-The engine is libsoxr through python-soxr's ``ResampleStream`` in float32: soxr's own int16
-path adds TPDF dither, which would make chunked output differ from one-shot output. Samples
-are converted int16 -> float32 -> int16 with the selected PCM kernels (``float32_to_int16``
-rounds half to even and clips), so the chunked output is bit-identical to the one-shot
-output for any chunking.
+The engine is libsoxr in float32: soxr's own int16 path adds TPDF dither, which would make
+chunked output differ from one-shot output. Samples are converted int16 -> float32 -> int16
+with the PCM kernels (``float32_to_int16`` rounds half to even and clips), so the chunked
+output is bit-identical to the one-shot output for any chunking. The native twin calls
+libsoxr's ``soxr_process`` directly (bound from python-soxr's extension module); otherwise
+python-soxr's ``ResampleStream`` runs it. ``Resampler.engine`` says which.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import soxr
 
 from . import _impl
 from .errors import AudioFormatError, AudioTypeError
@@ -64,9 +64,7 @@ class Resampler:
 
     __slots__ = (
         "_frame_bytes",
-        "_in_rate",
-        "_out_rate",
-        "_passthrough",
+        "_process",
         "_stream",
         "channels",
         "dtype",
@@ -98,12 +96,13 @@ class Resampler:
         self.quality = quality
         self.dtype = dtype
         self._frame_bytes = channels * (2 if dtype == "int16" else 4)
-        self._passthrough = self.in_rate == self.out_rate
-        self._stream: Any = (
-            None
-            if self._passthrough
-            else soxr.ResampleStream(self.in_rate, self.out_rate, channels, "float32", quality)
-        )
+        self._stream: Any = None
+        self._process: Any = self._passthrough
+        if self.in_rate != self.out_rate:
+            self._stream = _kernels.soxr_stream(
+                self.in_rate, self.out_rate, channels, quality, dtype
+            )
+            self._process = self._stream.process
 
     def __repr__(self) -> str:
         return (
@@ -145,18 +144,13 @@ class Resampler:
             return m
         return m.cast("B") if m.nbytes else memoryview(b"")
 
-    def _samples(self, m: memoryview) -> Any:
-        """float32 numpy samples shaped for soxr: (frames,) or (frames, channels)."""
-        if self.dtype == "int16":
-            f = np.frombuffer(_kernels.int16_to_float32(m), dtype=np.float32)
-        else:
-            f = np.frombuffer(m, dtype=np.float32)
-        return f if self.channels == 1 else f.reshape(-1, self.channels)
+    def _passthrough(self, data: object) -> bytes:
+        return bytes(self._view(data))
 
-    def _emit(self, y: Any) -> bytes:
-        if self.dtype == "int16":
-            return _kernels.float32_to_int16(y)  # type: ignore[no-any-return]
-        return y.tobytes()  # type: ignore[no-any-return]
+    @property
+    def engine(self) -> str:
+        """The resampling engine: libsoxr called directly, python-soxr, or a passthrough."""
+        return "passthrough" if self._stream is None else str(self._stream.engine)
 
     def process(self, data: object) -> bytes:
         """Resample one chunk.
@@ -173,23 +167,15 @@ class Resampler:
             AudioFormatError: a partial frame or non-contiguous buffer.
             AudioTypeError: not a buffer, or items of the wrong type.
         """
-        m = self._view(data)
-        if self._stream is None:
-            return bytes(m)
-        y = self._stream.resample_chunk(self._samples(m))
-        return self._emit(y)
+        return self._process(data)  # type: ignore[no-any-return]
 
     def flush(self) -> bytes:
         """End the stream: the remaining output frames. The resampler is then reset."""
         if self._stream is None:
             return b""
-        empty = np.zeros((0, self.channels) if self.channels > 1 else 0, dtype=np.float32)
-        y = self._stream.resample_chunk(empty, last=True)
-        out = self._emit(y)
-        self._stream.clear()
-        return out
+        return self._stream.flush()  # type: ignore[no-any-return]
 
     def reset(self) -> None:
         """Drop buffered audio and start a new stream (same rates, channels, quality)."""
         if self._stream is not None:
-            self._stream.clear()
+            self._stream.reset()
