@@ -1,10 +1,13 @@
-"""Stub for the native PCM kernels; the contract is ``_audio_py``'s (same names, results, errors)."""
+"""Stub for the native PCM kernels; the contract is ``_audio_py``'s (same names and results)."""
 
 from collections.abc import Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
+
+from ._audio_py import SoxrStream as SoxrStream
 
 __all__ = [
     "GIL_RELEASE_NBYTES",
+    "SoxrStream",
     "alaw_decode",
     "alaw_encode",
     "deinterleave",
@@ -12,6 +15,7 @@ __all__ = [
     "float32_to_int16",
     "int16_to_float32",
     "interleave",
+    "soxr_stream",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",
@@ -21,6 +25,19 @@ Buffer = Any
 W = TypeVar("W")
 
 GIL_RELEASE_NBYTES: int
+
+class _Stream(Protocol):
+    engine: str
+    def process(self, data: Buffer) -> bytes: ...
+    def flush(self) -> bytes: ...
+    def reset(self) -> None: ...
+    def delay(self) -> float: ...
+
+def soxr_stream(
+    in_rate: int, out_rate: int, channels: int, quality: str, dtype: str
+) -> _Stream: ...
+def _simd(enable: bool | None = None) -> str: ...
+def _bind_soxr() -> str: ...
 
 @overload
 def ulaw_encode(data: Buffer, out: None = None) -> bytes: ...

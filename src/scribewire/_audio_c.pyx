@@ -142,25 +142,37 @@ cdef inline bint _fmt_ok(const char *fmt, int code) noexcept:
     return fmt[0] == code and fmt[1] == 0
 
 
-cdef int _acquire(object data, Py_buffer *view, int code, int width, str name) except -1:
-    """Get a C-contiguous buffer; check its items (``code``, or ``width`` bytes if code < 0)."""
+cdef str _label(str name, Py_ssize_t index):
+    return name if index < 0 else f"{name}[{index}]"
+
+
+cdef int _acquire(object data, Py_buffer *view, int code, int width, str name,
+                  Py_ssize_t index=-1) except -1:
+    """Get a C-contiguous buffer; check its items (``code``, or ``width`` bytes if code < 0).
+
+    Errors name the argument ``name`` (``name[index]`` for index >= 0).
+    """
     try:
         PyObject_GetBuffer(data, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
     except TypeError:
+        name = _label(name, index)
         what = _WHAT.get(code, "bytes-like")
         raise AudioTypeError(
             f"{name} must be a bytes-like object ({what}), not {type(data).__name__}"
         ) from None
     except (BufferError, ValueError):
+        name = _label(name, index)
         raise AudioFormatError(f"{name} must be C-contiguous") from None
     if code >= 0:
         if not _fmt_ok(view.format, code):
+            name = _label(name, index)
             fmt = (<bytes>view.format).decode("ascii", "replace")
             PyBuffer_Release(view)
             raise AudioTypeError(
                 f"{name} has item format {fmt!r}; expected {_WHAT[code]} or bytes"
             )
     elif view.itemsize != 1 and view.itemsize != width:
+        name = _label(name, index)
         itemsize = view.itemsize
         PyBuffer_Release(view)
         raise AudioTypeError(
@@ -296,43 +308,51 @@ cdef Py_ssize_t _check_width(object sample_width) except -1:
     return sample_width
 
 
-cdef class _Buffers:
-    """Py_buffers of N channel buffers, released on deallocation."""
-    cdef Py_buffer *views
-    cdef const uint8_t **ptrs
-    cdef Py_ssize_t n
-    cdef Py_ssize_t held
+cdef struct _Chans:
+    # Py_buffers of N channel buffers: inline up to MAX_STACK_CHANNELS, else on the heap
+    Py_buffer small[MAX_STACK_CHANNELS]
+    const uint8_t *small_ptrs[MAX_STACK_CHANNELS]
+    Py_buffer *views
+    const uint8_t **ptrs
+    Py_ssize_t held
 
-    def __cinit__(self, Py_ssize_t n):
-        self.n = n
-        self.held = 0
-        self.views = <Py_buffer *>PyMem_Malloc(n * sizeof(Py_buffer) + 1)
-        self.ptrs = <const uint8_t **>PyMem_Malloc(n * sizeof(uint8_t *) + 1)
-        if self.views == NULL or self.ptrs == NULL:
+
+cdef Py_ssize_t _chans_take(_Chans *c, object seq, Py_ssize_t n, int code, int width,
+                            str what) except -1:
+    """Acquire every buffer of ``seq`` into ``c`` (set ``c.held = 0`` and call
+    ``_chans_release`` in a ``finally``); returns their common length in bytes."""
+    cdef Py_ssize_t i, nb = 0
+    if n <= MAX_STACK_CHANNELS:
+        c.views = c.small
+        c.ptrs = c.small_ptrs
+    else:
+        c.views = <Py_buffer *>PyMem_Malloc(n * sizeof(Py_buffer))
+        c.ptrs = <const uint8_t **>PyMem_Malloc(n * sizeof(uint8_t *))
+        if c.views == NULL or c.ptrs == NULL:
             raise MemoryError()
+    for i in range(n):
+        _acquire(seq[i], &c.views[i], code, width, what, i)
+        c.held = i + 1
+        c.ptrs[i] = <const uint8_t *>c.views[i].buf
+        if i == 0:
+            nb = c.views[0].len
+        elif c.views[i].len != nb:
+            raise AudioFormatError(
+                f"{what}[{i}] holds {c.views[i].len} bytes; {what}[0] holds {nb}: "
+                f"lengths must match"
+            )
+    return nb
 
-    def __dealloc__(self):
-        cdef Py_ssize_t i
-        for i in range(self.held):
-            PyBuffer_Release(&self.views[i])
-        PyMem_Free(self.views)
-        PyMem_Free(<void *>self.ptrs)
 
-    cdef Py_ssize_t take(self, object seq, int code, int width, str what) except -1:
-        """Acquire every buffer of ``seq``; returns their common length in bytes."""
-        cdef Py_ssize_t i, nb = 0
-        for i in range(self.n):
-            _acquire(seq[i], &self.views[i], code, width, f"{what}[{i}]")
-            self.held = i + 1
-            self.ptrs[i] = <const uint8_t *>self.views[i].buf
-            if i == 0:
-                nb = self.views[0].len
-            elif self.views[i].len != nb:
-                raise AudioFormatError(
-                    f"{what}[{i}] holds {self.views[i].len} bytes; {what}[0] holds {nb}: "
-                    f"lengths must match"
-                )
-        return nb
+cdef void _chans_release(_Chans *c) noexcept:
+    cdef Py_ssize_t i
+    for i in range(c.held):
+        PyBuffer_Release(&c.views[i])
+    c.held = 0
+    if c.views != NULL and c.views != c.small:
+        PyMem_Free(c.views)
+        PyMem_Free(<void *>c.ptrs)
+    c.views = NULL
 
 
 def interleave(channels, *, sample_width=2, out=None):
@@ -348,28 +368,34 @@ def interleave(channels, *, sample_width=2, out=None):
     cdef Py_ssize_t nch = len(channels)
     if nch == 0:
         raise AudioFormatError("interleave needs at least one channel")
-    cdef _Buffers bufs = _Buffers(nch)
-    cdef Py_ssize_t nb = bufs.take(channels, -1, <int>width, "channels")
-    if nb % width:
-        raise AudioFormatError(f"channel length {nb} bytes is not a multiple of {width}")
-    cdef Py_ssize_t total = nb * nch
+    cdef _Chans chans
+    chans.held = 0
+    chans.views = NULL
+    cdef Py_ssize_t nb, total
     cdef Py_buffer oview
     cdef uint8_t *dst
-    if out is None:
-        res = PyBytes_FromStringAndSize(NULL, total)
-        dst = <uint8_t *>PyBytes_AS_STRING(res)
-    else:
-        _acquire_out(out, &oview, total)
-        dst = <uint8_t *>oview.buf
-        res = out
-    if total >= _GIL_NBYTES:
-        with nogil:
-            sw_interleave(bufs.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
-    else:
-        sw_interleave(bufs.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
-    if out is not None:
-        PyBuffer_Release(&oview)
-    return res
+    try:
+        nb = _chans_take(&chans, channels, nch, -1, <int>width, "channels")
+        if nb % width:
+            raise AudioFormatError(f"channel length {nb} bytes is not a multiple of {width}")
+        total = nb * nch
+        if out is None:
+            res = PyBytes_FromStringAndSize(NULL, total)
+            dst = <uint8_t *>PyBytes_AS_STRING(res)
+        else:
+            _acquire_out(out, &oview, total)
+            dst = <uint8_t *>oview.buf
+            res = out
+        if total >= _GIL_NBYTES:
+            with nogil:
+                sw_interleave(chans.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
+        else:
+            sw_interleave(chans.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
+        if out is not None:
+            PyBuffer_Release(&oview)
+        return res
+    finally:
+        _chans_release(&chans)
 
 
 def deinterleave(data, channels, *, sample_width=2):
@@ -450,7 +476,7 @@ def telephony_to_pcm(data, encoding="mulaw", *, channels=None, out=None):
     See ``_audio_py.telephony_to_pcm``.
     """
     cdef const int16_t *table
-    if encoding in _MULAW:
+    if encoding == "mulaw" or encoding in _MULAW:
         table = sw_ulaw_table
     elif encoding in _ALAW:
         table = sw_alaw_table
@@ -462,31 +488,35 @@ def telephony_to_pcm(data, encoding="mulaw", *, channels=None, out=None):
     cdef Py_ssize_t nch, nb, total
     cdef Py_buffer oview
     cdef uint8_t *dst
-    cdef _Buffers bufs
+    cdef _Chans chans
     if isinstance(data, (list, tuple)):
         nch = len(data)
         if channels is not None and _check_channels(channels) != nch:
             raise AudioFormatError(f"{nch} channel buffers given, channels={channels}")
         if nch == 0:
             raise AudioFormatError("telephony_to_pcm needs at least one channel buffer")
-        bufs = _Buffers(nch)
-        nb = bufs.take(data, K_BYTES, 1, "data")
-        total = 2 * nb * nch
-        if out is None:
-            res = PyBytes_FromStringAndSize(NULL, total)
-            dst = <uint8_t *>PyBytes_AS_STRING(res)
-        else:
-            _acquire_out(out, &oview, total)
-            dst = <uint8_t *>oview.buf
-            res = out
-        if total >= _GIL_NBYTES:
-            with nogil:
-                sw_g711_decode_interleave(table, bufs.ptrs, <size_t>nch, <size_t>nb, dst)
-        else:
-            sw_g711_decode_interleave(table, bufs.ptrs, <size_t>nch, <size_t>nb, dst)
-        if out is not None:
-            PyBuffer_Release(&oview)
-        return res
+        chans.held = 0
+        chans.views = NULL
+        try:
+            nb = _chans_take(&chans, data, nch, K_BYTES, 1, "data")
+            total = 2 * nb * nch
+            if out is None:
+                res = PyBytes_FromStringAndSize(NULL, total)
+                dst = <uint8_t *>PyBytes_AS_STRING(res)
+            else:
+                _acquire_out(out, &oview, total)
+                dst = <uint8_t *>oview.buf
+                res = out
+            if total >= _GIL_NBYTES:
+                with nogil:
+                    sw_g711_decode_interleave(table, chans.ptrs, <size_t>nch, <size_t>nb, dst)
+            else:
+                sw_g711_decode_interleave(table, chans.ptrs, <size_t>nch, <size_t>nb, dst)
+            if out is not None:
+                PyBuffer_Release(&oview)
+            return res
+        finally:
+            _chans_release(&chans)
     nch = 1 if channels is None else _check_channels(channels)
     return _unary(data, out, sw_ulaw_decode if table == <const int16_t *>sw_ulaw_table
                   else sw_alaw_decode, K_BYTES, 1, 2, nch)
