@@ -49,6 +49,10 @@ class Resampler:
     as input frame ``j`` is at ``j / in_rate``; the total output is
     ``total_in * out_rate / in_rate`` frames rounded to nearest (halves up).
 
+    The engine (see :attr:`engine`) is libsoxr called directly by the native twin, else
+    python-soxr's ``ResampleStream``; both give identical output. A resampler holds stream
+    state: use one per stream and do not share it between threads.
+
     Args:
         in_rate: input sample rate in Hz (1..768,000).
         out_rate: output sample rate in Hz (1..768,000). Equal rates pass audio through.
