@@ -1,0 +1,37 @@
+"""Client CPU per AudioEvent at real time, 100 ms chunks, over loopback: ours vs pipecat-style.
+
+Each case runs ``bench/client_load.py`` in a fresh interpreter against a sink server in
+another process (its CPU is not counted), N = 1,000 and 5,000 streams, and records in
+``extra_info``: client CPU (user + system) per message in µs, streams per core
+(1 / (CPU per message x 10 messages/s)), the fraction of real-time rate achieved, RSS.
+The benchmark's own timing is the wall time of the whole run (connect + warm-up +
+window); the figures that matter are in ``extra_info`` (``--benchmark-columns`` or
+``--benchmark-json``). Goal (DESIGN.md): <= 10 µs CPU per message, >= 10,000 streams/core.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from client_load import measure_in_subprocess  # noqa: E402
+
+pytest.importorskip("pytest_benchmark")
+
+
+@pytest.mark.parametrize("streams", [1000, 5000])
+@pytest.mark.parametrize("kind", ["scribewire", "baseline"])
+def test_client_cpu_per_message(benchmark, kind: str, streams: int) -> None:  # type: ignore[no-untyped-def]
+    if kind == "baseline":
+        pytest.importorskip("pipecat.services.aws.utils")
+    benchmark.group = f"client real-time streams N={streams}"
+    result = benchmark.pedantic(
+        measure_in_subprocess, args=(kind, streams), kwargs={"warmup": 2.0, "window": 5.0},
+        rounds=1, iterations=1,
+    )
+    benchmark.extra_info.update(asdict(result))
+    assert result.messages > 0
