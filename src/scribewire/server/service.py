@@ -71,7 +71,11 @@ _MAX_MESSAGE = 25_165_824 + 131_072 + 16
 def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Response:
     data = json.dumps(body).encode()
     headers = Headers(
-        [("Content-Type", "application/json"), ("Content-Length", str(len(data))), ("Connection", "close")]
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("Connection", "close"),
+        ]
     )
     return Response(status, reason, headers, data)
 
@@ -79,7 +83,9 @@ def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Resp
 class _Stream:
     """One live stream: its socket, session, recognizers and stats."""
 
-    def __init__(self, service: LocalTranscribeService, ws: ServerConnection, stats: StreamStats) -> None:
+    def __init__(
+        self, service: LocalTranscribeService, ws: ServerConnection, stats: StreamStats
+    ) -> None:
         self.service = service
         self.ws = ws
         self.stats = stats
@@ -135,6 +141,14 @@ class _Stream:
         self.closing = True
         if self.timer is not None:
             self.timer.cancel()
+        # 1000 after an exception too, on purpose. The exception frame sent just before is
+        # the error report (protocol.md §4.5: exception message, then a close frame; §6.2
+        # rule 9) and the docs name no close code for that case. Users report AWS closing
+        # with the reason "Streaming completed successfully" on streams it refused (invalid
+        # PCM, amazon-archives/amazon-transcribe-websocket-static issue 2), i.e. a normal
+        # close; AWS's SDKs and demo read the exception frame, not the close code. A
+        # 1008/1011 would add nothing a client can act on and would make clients that treat
+        # any other code as a transport failure report that instead of the exception.
         await self.ws.close(1000)
 
 
@@ -277,7 +291,6 @@ class LocalTranscribeService:
             TimeoutError: fewer streams finished within ``timeout`` seconds.
         """
 
-
         async def wait() -> None:
             while len(self.finished_streams) < count:
                 self._finished_event.clear()
@@ -352,7 +365,11 @@ class LocalTranscribeService:
         kind = PATHS[path]
         status, auth = self._auth.pop(id(ws), ("error", "no handshake record"))
         if status != "ok":
-            await stream.fail(UnrecognizedClientException(f"The security token included in the request is invalid: {auth}"))
+            await stream.fail(
+                UnrecognizedClientException(
+                    f"The security token included in the request is invalid: {auth}"
+                )
+            )
             return
         query: dict[str, str] = auth.params
         stream.stats.access_key_id = auth.access_key_id
@@ -378,7 +395,8 @@ class LocalTranscribeService:
         if older is not None:
             await older.fail(
                 ConflictException(
-                    f"A new stream with session-id {session_id} has started; this stream is terminated."
+                    f"A new stream with session-id {session_id} has started; "
+                    "this stream is terminated."
                 )
             )
         sample_rate = params.sample_rate
@@ -405,6 +423,7 @@ class LocalTranscribeService:
             max_audio_seconds=self.max_audio_seconds,
             max_event_seconds=self.max_event_seconds,
             envelope_verifier=verifier,
+            epoch=self.clock() - loop.time(),
         )
         stream.session = session
         blocking = False

@@ -10,7 +10,8 @@ clock); the session never reads a clock, never awaits, never touches a socket.
 
 Checks made here (protocol.md §6.2): every frame through the streaming decoder (CRCs,
 lengths, header types, UTF-8, duplicates); plain events and signed envelopes (``:date`` +
-``:chunk-signature``, protocol.md §4.2; the signature chain itself is not verified);
+``:chunk-signature``, protocol.md §4.2; with an ``envelope_verifier`` the signature chain
+is verified and, given ``epoch``, each ``:date`` checked against the clock);
 ``:message-type`` ``event`` and ``:event-type`` ``AudioEvent`` (plus a first
 ``ConfigurationEvent`` on the Call Analytics path); ``:content-type``
 ``application/octet-stream`` on non-empty audio; PCM length a multiple of 2 x channels;
@@ -25,7 +26,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
@@ -55,7 +56,13 @@ from .events import (
     TranscriptEvent,
     UtteranceEvent,
 )
-from .frames import Configuration, EndOfStream, classify_client_message, encode_event, encode_exception
+from .frames import (
+    Configuration,
+    EndOfStream,
+    classify_client_message,
+    encode_event,
+    encode_exception,
+)
 from .sigv4 import EventSignatureVerifier
 
 __all__ = [
@@ -75,7 +82,9 @@ __all__ = [
 #: Observed service text for more than 1 s of audio in one event (protocol.md §4.5, ISS-BIG).
 STREAM_TOO_BIG_MESSAGE = "Your stream is too big. Reduce the frame size and try your request again."
 #: Observed service text for 15 s without audio (protocol.md §4.5, ISS-IDLE).
-IDLE_TIMEOUT_MESSAGE = "Your request timed out because no new audio was received for {seconds} seconds."
+IDLE_TIMEOUT_MESSAGE = (
+    "Your request timed out because no new audio was received for {seconds} seconds."
+)
 
 StreamKind = Literal["standard", "medical", "call-analytics"]
 
@@ -183,7 +192,15 @@ class ServerSession:
         max_payload_length: decoder payload limit in bytes (SPEC: 24 MiB).
         envelope_verifier: when given, every signed envelope's ``:chunk-signature`` is
             checked against the chain seeded with the URL's signature (strict mode,
-            protocol.md §6.2 rule 3); a mismatch gives ``BadRequestException``.
+            protocol.md §6.2 rule 3); a mismatch, or a plain event, gives
+            ``BadRequestException``.
+        epoch: POSIX time (seconds) at which the ``now`` clock reads 0.0. With an
+            ``envelope_verifier``, each envelope's ``:date`` must then lie within the
+            verifier's ``max_skew`` of ``epoch + now`` (a stale ``:date`` gives
+            ``BadRequestException``, protocol.md §6.2 rule 3).
+
+    Raises:
+        ParameterError: unknown ``kind`` or a channel count other than 1 or 2.
     """
 
     def __init__(
@@ -201,11 +218,12 @@ class ServerSession:
         max_event_seconds: float = 1.0,
         max_payload_length: int = 25_165_824,
         envelope_verifier: EventSignatureVerifier | None = None,
+        epoch: float | None = None,
     ) -> None:
         if kind not in ("standard", "medical", "call-analytics"):
-            raise ValueError(f"unknown stream kind {kind!r}")
+            raise ParameterError(f"unknown stream kind {kind!r}")
         if channels not in (1, 2):
-            raise ValueError(f"channels must be 1 or 2, got {channels}")
+            raise ParameterError(f"channels must be 1 or 2, got {channels}")
         self.kind: StreamKind = kind
         self.sample_rate = sample_rate
         self.channels = channels
@@ -229,6 +247,7 @@ class ServerSession:
         self._digest = hashlib.sha256()
         self._decoder = EventStreamDecoder(max_payload_length=max_payload_length)
         self._verifier = envelope_verifier
+        self._epoch = epoch
         self._events: list[ServerEvent] = []
         self._out: list[bytes] = []
         self._last_audio = now
@@ -299,7 +318,8 @@ class ServerSession:
 
     def _message(self, msg: Message, now: float) -> None:
         try:
-            event = classify_client_message(msg, verifier=self._verifier)
+            wall = None if self._epoch is None else self._epoch + now
+            event = classify_client_message(msg, verifier=self._verifier, now=wall)
         except (ProtocolError, ParameterError) as exc:
             self.fail(BadRequestException(f"Invalid event: {exc}"))
             return
@@ -310,14 +330,24 @@ class ServerSession:
         self._seen_event = True
         if isinstance(event, Configuration):
             if self.kind != "call-analytics":
-                self.fail(BadRequestException("ConfigurationEvent is only accepted on the Call Analytics path"))
+                self.fail(
+                    BadRequestException(
+                        "ConfigurationEvent is only accepted on the Call Analytics path"
+                    )
+                )
             elif not first:
-                self.fail(BadRequestException("ConfigurationEvent must be the first event of the stream"))
+                self.fail(
+                    BadRequestException("ConfigurationEvent must be the first event of the stream")
+                )
             else:
-                self.roles = {d.channel_id: d.participant_role for d in event.event.channel_definitions}
+                self.roles = {
+                    d.channel_id: d.participant_role for d in event.event.channel_definitions
+                }
                 # Two channel definitions: the audio is 2-channel interleaved PCM from now on.
                 self._set_channels(2)
-                self._events.append(ConfigurationReceived(roles=dict(self.roles), event=event.event))
+                self._events.append(
+                    ConfigurationReceived(roles=dict(self.roles), event=event.event)
+                )
         elif isinstance(event, EndOfStream):
             self._end()
         else:
@@ -384,7 +414,9 @@ class ServerSession:
             rid = self._result_ids[key] = str(uuid.uuid4())
         return rid
 
-    def _stable_flags(self, key: tuple[int, int], words: Sequence[ResultWord], partial: bool) -> list[bool]:
+    def _stable_flags(
+        self, key: tuple[int, int], words: Sequence[ResultWord], partial: bool
+    ) -> list[bool]:
         # A word is stable once two consecutive partials agree on it and on every word
         # before it; the last word of a partial is never stable. Finals are all stable.
         if not partial:
@@ -420,7 +452,9 @@ class ServerSession:
             rid = self._result_id(channel, seg.segment_id)
             transcript = " ".join(w.content for w in seg.words)
             channel_tag = f"ch_{channel}" if self.channel_identification else None
-            stable = self._stable_flags(key, seg.words, seg.is_partial) if self.stabilization else None
+            stable = (
+                self._stable_flags(key, seg.words, seg.is_partial) if self.stabilization else None
+            )
             if self.kind == "call-analytics":
                 frame = encode_event(
                     UtteranceEvent(
@@ -462,7 +496,9 @@ class ServerSession:
                                                     end_time=w.end,
                                                     type="pronunciation",
                                                     content=w.content,
-                                                    confidence=None if seg.is_partial else w.confidence,
+                                                    confidence=None
+                                                    if seg.is_partial
+                                                    else w.confidence,
                                                 )
                                                 for w in seg.words
                                             ),
@@ -493,7 +529,9 @@ class ServerSession:
                                                     end_time=w.end,
                                                     type="pronunciation",
                                                     content=w.content,
-                                                    confidence=None if seg.is_partial else w.confidence,
+                                                    confidence=None
+                                                    if seg.is_partial
+                                                    else w.confidence,
                                                     stable=None if stable is None else stable[i],
                                                 )
                                                 for i, w in enumerate(seg.words)
@@ -518,4 +556,3 @@ class ServerSession:
         """Frames queued since the last call; send each as one binary WebSocket message."""
         out, self._out = self._out, []
         return out
-
