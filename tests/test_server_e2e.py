@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import struct
 import uuid
+import zlib
 from typing import Any
 
 import pytest
@@ -28,11 +30,18 @@ MED = "/medical-stream-transcription-websocket"
 Q16 = {"language-code": "en-US", "media-encoding": "pcm", "sample-rate": "16000"}
 
 
-def url_for(svc: LocalTranscribeService, path: str = STD, params: dict[str, str] | None = None, **kw: Any) -> str:
+def url_for(
+    svc: LocalTranscribeService, path: str = STD, params: dict[str, str] | None = None, **kw: Any
+) -> str:
     c = svc.credentials
     return presign(
-        svc.url, path, dict(Q16 if params is None else params),
-        access_key=c.access_key_id, secret=c.secret_access_key, region=svc.region, **kw,
+        svc.url,
+        path,
+        dict(Q16 if params is None else params),
+        access_key=c.access_key_id,
+        secret=c.secret_access_key,
+        region=svc.region,
+        **kw,
     )
 
 
@@ -93,8 +102,13 @@ def test_pocketsphinx_stream_independent_client(shared_dir) -> None:
 
 def test_replay_stabilization_and_medical_shape() -> None:
     words = [("alpha", 0.1, 0.3), ("bravo", 0.4, 0.6), ("charlie", 0.7, 0.9)]
-    med = {"language-code": "en-US", "media-encoding": "pcm", "sample-rate": "16000",
-           "specialty": "PRIMARYCARE", "type": "DICTATION"}
+    med = {
+        "language-code": "en-US",
+        "media-encoding": "pcm",
+        "sample-rate": "16000",
+        "specialty": "PRIMARYCARE",
+        "type": "DICTATION",
+    }
 
     async def main() -> Any:
         async with LocalTranscribeService(recognizer="replay", replay=replay_one(words)) as svc:
@@ -102,13 +116,18 @@ def test_replay_stabilization_and_medical_shape() -> None:
                 url_for(svc, params={**Q16, "enable-partial-results-stabilization": "true"}),
                 chunks(silence(1.2), 1600) + [audio_frame(b"")],
             )
-            medical = await run_stream(url_for(svc, MED, med), chunks(silence(1.2)) + [audio_frame(b"")])
+            medical = await run_stream(
+                url_for(svc, MED, med), chunks(silence(1.2)) + [audio_frame(b"")]
+            )
             return stab, medical
 
     stab, medical = run(main())
     results = stab.results()
     assert [r["Alternatives"][0]["Transcript"] for r in results] == [
-        "alpha", "alpha bravo", "alpha bravo charlie"]
+        "alpha",
+        "alpha bravo",
+        "alpha bravo charlie",
+    ]
     assert [r["IsPartial"] for r in results] == [True, True, False]
     assert len({r["ResultId"] for r in results}) == 1
     stable = [[it["Stable"] for it in r["Alternatives"][0]["Items"]] for r in results]
@@ -117,8 +136,10 @@ def test_replay_stabilization_and_medical_shape() -> None:
     assert [(i["Content"], i["StartTime"], i["EndTime"]) for i in final_items] == words
     med_final = medical.results()[-1]
     assert med_final["Alternatives"][0]["Transcript"] == "alpha bravo charlie"
-    assert all("Stable" not in i and "VocabularyFilterMatch" not in i
-               for i in med_final["Alternatives"][0]["Items"])
+    assert all(
+        "Stable" not in i and "VocabularyFilterMatch" not in i
+        for i in med_final["Alternatives"][0]["Items"]
+    )
 
 
 def test_call_analytics_configuration_and_roles() -> None:
@@ -128,15 +149,26 @@ def test_call_analytics_configuration_and_roles() -> None:
         1: ReplayScript(((Word("hi", 0.5, 0.7, 1.0),),)),
     }
     config = frame(
-        {":content-type": "application/json", ":event-type": "ConfigurationEvent", ":message-type": "event"},
-        json.dumps({"ChannelDefinitions": [{"ChannelId": 0, "ParticipantRole": "CUSTOMER"},
-                                           {"ChannelId": 1, "ParticipantRole": "AGENT"}]}).encode(),
+        {
+            ":content-type": "application/json",
+            ":event-type": "ConfigurationEvent",
+            ":message-type": "event",
+        },
+        json.dumps(
+            {
+                "ChannelDefinitions": [
+                    {"ChannelId": 0, "ParticipantRole": "CUSTOMER"},
+                    {"ChannelId": 1, "ParticipantRole": "AGENT"},
+                ]
+            }
+        ).encode(),
     )
 
     async def main() -> Any:
         async with LocalTranscribeService(recognizer="replay", replay=script) as svc:
-            return await run_stream(url_for(svc, CA, q),
-                                    [config] + chunks(silence(1.0, 8000, 2)) + [audio_frame(b"")])
+            return await run_stream(
+                url_for(svc, CA, q), [config] + chunks(silence(1.0, 8000, 2)) + [audio_frame(b"")]
+            )
 
     reply = run(main())
     assert reply.exceptions == [] and reply.close_code == 1000
@@ -158,10 +190,26 @@ def test_tls(tmp_path) -> None:
         pytest.skip("openssl command not available to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-         "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
@@ -204,7 +252,9 @@ def test_wrong_secret_as_frame() -> None:
     async def main() -> Any:
         async with LocalTranscribeService(recognizer="null", auth_failure="frame") as svc:
             c = svc.credentials
-            url = presign(svc.url, STD, Q16, access_key=c.access_key_id, secret="wrong", region=svc.region)
+            url = presign(
+                svc.url, STD, Q16, access_key=c.access_key_id, secret="wrong", region=svc.region
+            )
             return await run_stream(url, [])
 
     reply = run(main())
@@ -217,8 +267,14 @@ def test_wrong_region_and_unknown_path() -> None:
     async def main() -> Any:
         async with LocalTranscribeService(recognizer="null", region="us-west-2") as svc:
             c = svc.credentials
-            url = presign(svc.url, STD, Q16, access_key=c.access_key_id, secret=c.secret_access_key,
-                          region="eu-west-1")
+            url = presign(
+                svc.url,
+                STD,
+                Q16,
+                access_key=c.access_key_id,
+                secret=c.secret_access_key,
+                region="eu-west-1",
+            )
             out = []
             for u in (url, url_for(svc).replace(STD, "/nope-websocket")):
                 with pytest.raises(InvalidStatus) as info:
@@ -246,8 +302,14 @@ def test_invalid_parameters() -> None:
 # --------------------------------------------------------------------------- stream faults
 
 
-async def _one(svc_kw: dict[str, Any], frames: list[bytes], *, params: dict[str, str] | None = None,
-               path: str = STD, text: str | None = None) -> Any:
+async def _one(
+    svc_kw: dict[str, Any],
+    frames: list[bytes],
+    *,
+    params: dict[str, str] | None = None,
+    path: str = STD,
+    text: str | None = None,
+) -> Any:
     async with LocalTranscribeService(**{"recognizer": "null", **svc_kw}) as svc:
         reply = await run_stream(url_for(svc, path, params), frames, text=text)
         (stats,) = await svc.wait_finished(1)
@@ -296,7 +358,8 @@ def test_idle_timeout() -> None:
     assert json.loads(msg.payload)["Message"] == IDLE_TIMEOUT_MESSAGE.format(seconds="0.3")
     assert code == 1000
     assert IDLE_TIMEOUT_MESSAGE.format(seconds="15") == (
-        "Your request timed out because no new audio was received for 15 seconds.")
+        "Your request timed out because no new audio was received for 15 seconds."
+    )
 
 
 def test_max_duration() -> None:
@@ -332,7 +395,9 @@ def test_session_id_conflict_ends_older_stream() -> None:
             async with connect(url_for(svc, params=params), compression=None) as older:
                 await older.send(audio_frame(silence(0.1)))
                 await asyncio.sleep(0.05)
-                newer = await run_stream(url_for(svc, params=params), chunks(silence(0.2)) + [audio_frame(b"")])
+                newer = await run_stream(
+                    url_for(svc, params=params), chunks(silence(0.2)) + [audio_frame(b"")]
+                )
                 data = await asyncio.wait_for(older.recv(), 5)
                 await asyncio.wait_for(older.wait_closed(), 5)
                 return newer, data, older.close_code
@@ -352,9 +417,19 @@ def test_session_id_conflict_ends_older_stream() -> None:
 def test_configuration_event_must_come_first() -> None:
     q = {"language-code": "en-US", "media-encoding": "pcm", "sample-rate": "8000"}
     config = frame(
-        {":content-type": "application/json", ":event-type": "ConfigurationEvent", ":message-type": "event"},
-        json.dumps({"ChannelDefinitions": [{"ChannelId": 0, "ParticipantRole": "AGENT"},
-                                           {"ChannelId": 1, "ParticipantRole": "CUSTOMER"}]}).encode(),
+        {
+            ":content-type": "application/json",
+            ":event-type": "ConfigurationEvent",
+            ":message-type": "event",
+        },
+        json.dumps(
+            {
+                "ChannelDefinitions": [
+                    {"ChannelId": 0, "ParticipantRole": "AGENT"},
+                    {"ChannelId": 1, "ParticipantRole": "CUSTOMER"},
+                ]
+            }
+        ).encode(),
     )
     reply, _ = run(_one({}, [audio_frame(silence(0.1, 8000)), config], params=q, path=CA))
     assert reply.exceptions[0][0] == "BadRequestException"
@@ -366,3 +441,76 @@ def test_wrong_event_type() -> None:
     reply, _ = run(_one({}, [bogus]))
     assert reply.exceptions[0][0] == "BadRequestException"
     assert "TranscriptEvent" in reply.exceptions[0][1]
+
+
+# --------------------------------------------------------------------------- strict envelopes
+
+
+def _amazon_envelopes(
+    url: str, secret: str, region: str, payloads: list[bytes], when: Any
+) -> list[bytes]:
+    """Signed envelopes from amazon_transcribe's EventSigner, seeded with the URL's signature."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from amazon_transcribe.auth import Credentials as AtCredentials
+    from amazon_transcribe.eventstream import EventSigner, EventStreamMessageSerializer
+
+    prior = bytes.fromhex(parse_qs(urlsplit(url).query)["X-Amz-Signature"][0])
+    signer = EventSigner("transcribe", region, utc_now=lambda: when)
+    creds = AtCredentials("unused", secret)
+    out = []
+    for p in payloads:
+        headers = signer.sign(p, prior, creds)
+        prior = headers[":chunk-signature"]
+        out.append(EventStreamMessageSerializer().serialize(headers, p))
+    return out
+
+
+@pytest.mark.parametrize("fault", [None, "tamper", "stale"])
+def test_verify_event_signatures(fault: str | None) -> None:
+    import datetime as dt
+
+    words = [("hello", 0.1, 0.3)]
+
+    async def main() -> Any:
+        async with LocalTranscribeService(
+            recognizer="replay", replay=replay_one(words), verify_event_signatures=True
+        ) as svc:
+            url = url_for(svc)
+            when = svc.now_utc() - dt.timedelta(seconds=600 if fault == "stale" else 0)
+            payloads = chunks(silence(0.5)) + [audio_frame(b""), b""]
+            frames = _amazon_envelopes(
+                url, svc.credentials.secret_access_key, svc.region, payloads, when
+            )
+            if fault == "tamper":  # other audio under the same signature, CRCs redone
+                from botocore.eventstream import EventStreamBuffer
+
+                buf = EventStreamBuffer()
+                buf.add_data(frames[2])
+                (msg,) = list(buf)
+                hb = frames[2][12 : 12 + len(frames[2]) - 16 - len(msg.payload)]
+                inner = audio_frame(b"\1" * 3200)
+                prelude = struct.pack(">II", 16 + len(hb) + len(inner), len(hb))
+                body = prelude + struct.pack(">I", zlib.crc32(prelude)) + hb + inner
+                frames[2] = body + struct.pack(">I", zlib.crc32(body))
+            reply = await run_stream(url, frames)
+            (stats,) = await svc.wait_finished(1)
+            return reply, stats
+
+    reply, stats = run(main())
+    assert reply.close_code == 1000
+    if fault is None:
+        assert reply.exceptions == [] and stats.input_ended
+        assert stats.audio_nbytes == len(silence(0.5))
+        assert [
+            r["Alternatives"][0]["Transcript"] for r in reply.results() if not r["IsPartial"]
+        ] == ["hello"]
+    else:
+        ((code, message),) = reply.exceptions
+        assert code == "BadRequestException"
+        assert message == "Invalid event signature: " + (
+            "envelope :date is outside the allowed clock skew"
+            if fault == "stale"
+            else "envelope :chunk-signature does not match"
+        )
+        assert stats.audio_nbytes == (0 if fault == "stale" else 6400)
