@@ -14,6 +14,7 @@ from scribewire.errors import (
     AudioFormatError,
     AudioTypeError,
     BadRequestException,
+    InvalidEventPayload,
     LimitExceededException,
     MessageChecksumMismatch,
     ProtocolError,
@@ -30,6 +31,7 @@ from scribewire.transcribe import (
     StreamParams,
     TranscribeSession,
     TranscriptEvent,
+    UnknownEvent,
     UtteranceEvent,
     encode_event,
     encode_exception,
@@ -229,3 +231,41 @@ def test_malformed_frame_from_service_is_remote_protocol_error() -> None:
     with pytest.raises(ProtocolError) as info2:
         s2.receive_data(bad_json)
     assert info2.value.remote is True
+
+
+def test_receive_data_reports_in_stream_order() -> None:
+    good = encode_event(transcript(0, True))
+    corrupt = bytearray(encode_event(transcript(1, False)))
+    corrupt[-5] ^= 0xFF
+    # events before corrupt bytes are kept on the error
+    s = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
+    with pytest.raises(MessageChecksumMismatch) as info:
+        s.receive_data(good + good + bytes(corrupt))
+    assert info.value.events == [transcript(0, True)] * 2  # type: ignore[attr-defined]
+    assert s.state is SessionState.CLOSED
+    with pytest.raises(SessionStateError):
+        s.receive_data(good)
+    # the service's exception comes before the corrupt bytes that follow it
+    s2 = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
+    with pytest.raises(BadRequestException) as info2:
+        s2.receive_data(good + encode_exception("BadRequestException", "no audio") + bytes(corrupt))
+    assert info2.value.events == [transcript(0, True)]  # type: ignore[attr-defined]
+    # bad JSON after a good event: the typed payload error, with the good event on it
+    bad_json = eventstream.encode_message(
+        {":message-type": "event", ":event-type": "TranscriptEvent"}, b'{"Transcript": []}'
+    )
+    s3 = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
+    with pytest.raises(InvalidEventPayload, match="TranscriptEvent payload") as info3:
+        s3.receive_data(good + bad_json)
+    assert info3.value.events == [transcript(0, True)]  # type: ignore[attr-defined]
+    assert info3.value.remote is True
+
+
+def test_receive_data_other_messages_still_typed() -> None:
+    # event types the operation does not model, and a byte-array :event-type, are kept raw
+    s = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
+    headers = {":message-type": "event", ":event-type": "FutureEvent"}
+    new = eventstream.encode_message(headers, b"{}")
+    got = s.receive_data(new + encode_event(transcript(2, False)))
+    assert got[0] == UnknownEvent("FutureEvent", b"{}") and got[1] == transcript(2, False)
+    assert s.events_received == 2

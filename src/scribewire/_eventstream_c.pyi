@@ -1,7 +1,7 @@
 """Type stub for the native event-stream codec (same API as ``_eventstream_py``)."""
 
-from collections.abc import Iterable, Mapping
-from typing import Final, final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, final
 
 from typing_extensions import Buffer
 
@@ -37,3 +37,10 @@ class EventStreamDecoder:
     @property
     def buffered(self) -> int: ...
     def feed(self, data: Buffer) -> list[Message]: ...
+    def feed_events(
+        self,
+        data: Buffer,
+        handlers: dict[str, Callable[[bytes], Any]],
+        fallback: Callable[[Message], Any],
+        out: list[Any],
+    ) -> list[Any]: ...

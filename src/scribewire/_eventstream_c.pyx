@@ -7,17 +7,19 @@ framed in one allocation of the final ``bytes`` object; CRCs come from the C ker
 and copies only a message that arrives in pieces.
 """
 
+import sys
 import uuid
 from collections.abc import Mapping
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_Contains, PyDict_SetItem
+from cpython.dict cimport PyDict_Contains, PyDict_GetItem, PyDict_SetItem
 from cpython.list cimport PyList_Append
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from cpython.object cimport PyObject
+from libc.string cimport memcmp, memcpy
 
 from scribewire._crc32 cimport crc32_setup, sw_crc32
 
@@ -84,6 +86,48 @@ cdef object _I32_MIN = -(2 ** 31)
 cdef object _I32_END = 2 ** 31
 cdef object _I64_MIN = -(2 ** 63)
 cdef object _I64_END = 2 ** 63
+
+
+# Header names and string values every Transcribe message repeats (protocol.md §1.6, §4):
+# the decoder returns these very str objects (interned, hash cached) instead of decoding
+# fresh copies, so building the headers dict and looking names up cost no allocation.
+# Matching is by exact byte comparison, so every such value is valid UTF-8 by construction.
+cdef tuple _COMMON = tuple(sys.intern(s) for s in (
+    ":message-type", ":event-type", ":content-type", ":exception-type", ":error-code",
+    ":error-message", "event", "exception", "error", "application/json",
+    "application/octet-stream", "TranscriptEvent", "AudioEvent", "UtteranceEvent",
+    "CategoryEvent", "ConfigurationEvent",
+))
+DEF _NCOMMON = 16
+cdef const char *_common_p[_NCOMMON]
+cdef Py_ssize_t _common_n[_NCOMMON]
+cdef PyObject *_common_o[_NCOMMON]
+
+
+cdef int _common_setup() except -1:
+    cdef Py_ssize_t i, n
+    if len(_COMMON) != _NCOMMON:
+        raise AssertionError("_COMMON and _NCOMMON disagree")
+    for i in range(_NCOMMON):
+        _common_p[i] = PyUnicode_AsUTF8AndSize(_COMMON[i], &n)
+        _common_n[i] = n
+        _common_o[i] = <PyObject *>_COMMON[i]
+    return 0
+
+
+_common_setup()
+cdef str _MESSAGE_TYPE = _COMMON[0]
+cdef str _EVENT_TYPE = _COMMON[1]
+cdef str _EVENT = _COMMON[6]
+
+
+cdef inline PyObject *_common(const uint8_t *p, Py_ssize_t n) noexcept:
+    """The interned str spelled by p[0..n), or NULL (borrowed reference)."""
+    cdef int i
+    for i in range(_NCOMMON):
+        if _common_n[i] == n and memcmp(_common_p[i], p, <size_t>n) == 0:
+            return _common_o[i]
+    return NULL
 
 
 # ------------------------------------------------------------------------------- encoding
@@ -363,20 +407,44 @@ def encode_audio_events(audio, Py_ssize_t nbytes):
 
 
 cdef inline str _decode_name(const uint8_t *p, Py_ssize_t n, Py_ssize_t offset):
+    cdef PyObject *known = _common(p, n)
+    if known != NULL:
+        return <str>known
     try:
         return PyUnicode_DecodeUTF8(<const char *>p, n, NULL)
     except UnicodeDecodeError as exc:
         raise InvalidHeaderValue(f"header name at offset {offset} is not valid UTF-8") from exc
 
 
-cdef dict _decode_headers(const uint8_t *block, Py_ssize_t end, Py_ssize_t base):
-    """Parse a headers section of ``end`` bytes; ``base`` is its stream offset."""
-    cdef dict headers = {}
+DEF SCAN_MAX = 16
+
+
+cdef struct _Scan:
+    # what routing needs from a headers section, as offsets into it (no objects)
+    Py_ssize_t count                  # names seen so far
+    Py_ssize_t name_at[SCAN_MAX]
+    Py_ssize_t name_len[SCAN_MAX]
+    bint overflow                     # more than SCAN_MAX headers: parse into a dict
+    bint is_event                     # ":message-type" is the string "event"
+    Py_ssize_t etype_at               # ":event-type" string value, or -1
+    Py_ssize_t etype_len
+
+
+cdef dict _decode_headers(const uint8_t *block, Py_ssize_t end, Py_ssize_t base, _Scan *scan):
+    """Parse and check a headers section of ``end`` bytes; ``base`` is its stream offset.
+
+    Without ``scan``, return the headers as a dict. With it, check the same rules in the
+    same order without building the dict (duplicate names are found by their bytes, the
+    same test since UTF-8 decoding is one-to-one), fill ``scan`` and return None; after
+    ``SCAN_MAX`` headers set ``scan.overflow`` and stop (the caller parses again).
+    """
+    cdef dict headers = {} if scan == NULL else None
     cdef Py_ssize_t pos = 0
-    cdef Py_ssize_t name_len, length, width
+    cdef Py_ssize_t name_len, length, width, name_at, value_at, i
     cdef uint8_t type_byte
     cdef str name
     cdef object value
+    cdef PyObject *known
     while pos < end:
         name_len = block[pos]
         if name_len == 0:
@@ -385,6 +453,8 @@ cdef dict _decode_headers(const uint8_t *block, Py_ssize_t end, Py_ssize_t base)
         if pos + name_len + 1 > end:
             raise TruncatedHeader(f"header name at offset {base + pos - 1} runs past the headers")
         name = _decode_name(block + pos, name_len, base + pos - 1)
+        name_at = pos
+        value_at = -1
         pos += name_len
         type_byte = block[pos]
         pos += 1
@@ -419,12 +489,17 @@ cdef dict _decode_headers(const uint8_t *block, Py_ssize_t end, Py_ssize_t base)
             if type_byte == 6:
                 value = PyBytes_FromStringAndSize(<const char *>block + pos, length)
             else:
-                try:
-                    value = PyUnicode_DecodeUTF8(<const char *>block + pos, length, NULL)
-                except UnicodeDecodeError as exc:
-                    raise InvalidHeaderValue(
-                        f"header {name!r} string value is not valid UTF-8"
-                    ) from exc
+                value_at = pos
+                known = _common(block + pos, length)
+                if known != NULL:
+                    value = <str>known
+                else:
+                    try:
+                        value = PyUnicode_DecodeUTF8(<const char *>block + pos, length, NULL)
+                    except UnicodeDecodeError as exc:
+                        raise InvalidHeaderValue(
+                            f"header {name!r} string value is not valid UTF-8"
+                        ) from exc
             pos += length
         elif type_byte == 9:
             if pos + 16 > end:
@@ -435,10 +510,55 @@ cdef dict _decode_headers(const uint8_t *block, Py_ssize_t end, Py_ssize_t base)
             raise UnknownHeaderType(
                 f"header {name!r} has unknown value type {type_byte} at offset {base + pos - 1}"
             )
-        if PyDict_Contains(headers, name):
-            raise DuplicateHeader(f"header {name!r} occurs twice")
-        PyDict_SetItem(headers, name, value)
+        if scan == NULL:
+            if PyDict_Contains(headers, name):
+                raise DuplicateHeader(f"header {name!r} occurs twice")
+            PyDict_SetItem(headers, name, value)
+            continue
+        for i in range(scan.count):
+            if scan.name_len[i] == name_len and memcmp(
+                block + scan.name_at[i], block + name_at, <size_t>name_len
+            ) == 0:
+                raise DuplicateHeader(f"header {name!r} occurs twice")
+        if scan.count == SCAN_MAX:
+            scan.overflow = True
+            return None
+        scan.name_at[scan.count] = name_at
+        scan.name_len[scan.count] = name_len
+        scan.count += 1
+        # known names and values are the interned objects of _COMMON
+        if name is _MESSAGE_TYPE:
+            scan.is_event = value is _EVENT
+        elif name is _EVENT_TYPE and value_at >= 0:
+            scan.etype_at = value_at
+            scan.etype_len = length
     return headers
+
+
+cdef object _handler(const uint8_t *block, _Scan *scan, dict handlers):
+    """``handlers[:event-type]`` of a scanned ``event`` message, or None."""
+    cdef PyObject *known
+    cdef PyObject *found
+    if not scan.is_event or scan.etype_at < 0:
+        return None
+    known = _common(block + scan.etype_at, scan.etype_len)
+    if known != NULL:
+        found = PyDict_GetItem(handlers, <object>known)
+    else:  # valid UTF-8: the scan decoded it already
+        found = PyDict_GetItem(
+            handlers, PyUnicode_DecodeUTF8(<const char *>block + scan.etype_at, scan.etype_len, NULL)
+        )
+    return <object>found if found != NULL else None
+
+
+cdef object _dict_handler(dict headers, dict handlers):
+    """As ``_handler``, from a headers dict."""
+    cdef object etype
+    # a decoded "event" string is always the interned object (see _COMMON)
+    if headers.get(_MESSAGE_TYPE) is not _EVENT:
+        return None
+    etype = headers.get(_EVENT_TYPE)
+    return handlers.get(etype) if type(etype) is str else None
 
 
 cdef class EventStreamDecoder:
@@ -467,6 +587,7 @@ cdef class EventStreamDecoder:
     cdef Py_ssize_t _need       # 12 until its prelude is checked, then its total_length
     cdef Py_ssize_t _offset     # stream offset of the next message's first byte
     cdef object _failed
+    cdef bint _feeding          # inside feed: a handler may not feed this decoder again
 
     def __cinit__(self):
         self._need = PRELUDE
@@ -512,18 +633,46 @@ cdef class EventStreamDecoder:
             raise MessageTooLarge("payload", payload_len, self.max_payload_length)
         return <Py_ssize_t>total
 
-    cdef object _message(self, const uint8_t *p, Py_ssize_t total):
-        """Verify the message CRC, then parse a complete, prelude-checked message."""
+    cdef object _message(self, const uint8_t *p, Py_ssize_t total, dict handlers, object fallback):
+        """Verify the message CRC, then parse a complete, prelude-checked message; return
+        the ``Message`` (``handlers`` None) or what ``feed_events`` makes of it."""
         cdef uint32_t prelude_crc = sw_load_be32(p + 8)
         cdef uint32_t expected = sw_load_be32(p + total - 4)
         cdef uint32_t actual = sw_crc32(prelude_crc, p + 8, <size_t>(total - 12))
         cdef Py_ssize_t hlen = <Py_ssize_t>sw_load_be32(p + 4)
+        cdef Py_ssize_t base = self._offset + PRELUDE
+        cdef _Scan scan
+        cdef object handler
+        cdef dict headers = None
         if actual != expected:
             raise MessageChecksumMismatch(expected, actual, self._offset)
-        headers = _decode_headers(p + PRELUDE, hlen, self._offset + PRELUDE)
+        if handlers is None:
+            headers = _decode_headers(p + PRELUDE, hlen, base, NULL)
+            payload = PyBytes_FromStringAndSize(<const char *>p + PRELUDE + hlen, total - MIN_MESSAGE - hlen)
+            self._offset += total
+            return _Message(headers, payload)
+        scan.count = 0
+        scan.overflow = False
+        scan.is_event = False
+        scan.etype_at = -1
+        scan.etype_len = 0
+        _decode_headers(p + PRELUDE, hlen, base, &scan)
+        if scan.overflow:  # too many headers to scan: the dict, checked in full
+            headers = _decode_headers(p + PRELUDE, hlen, base, NULL)
+            handler = _dict_handler(headers, handlers)
+        else:
+            handler = _handler(p + PRELUDE, &scan, handlers)
         payload = PyBytes_FromStringAndSize(<const char *>p + PRELUDE + hlen, total - MIN_MESSAGE - hlen)
         self._offset += total
-        return _Message(headers, payload)
+        if handler is not None:
+            try:
+                return handler(payload)
+            except Exception:
+                pass  # the fallback is authoritative: it decides what the failure means
+        if headers is None:
+            # p is still valid after a handler ran: feed cannot be re-entered
+            headers = _decode_headers(p + PRELUDE, hlen, base, NULL)
+        return fallback(_Message(headers, payload))
 
     cdef int _hold(self, const uint8_t *p, Py_ssize_t n) except -1:
         cdef Py_ssize_t need = self._len + n
@@ -553,13 +702,47 @@ cdef class EventStreamDecoder:
             ProtocolError subclass: the stream is corrupt; the decoder is then closed
                 and every later call raises the same error.
         """
+        return self._feed(data, None, None, [])
+
+    def feed_events(self, data, dict handlers not None, fallback, list out not None):
+        """Add bytes and dispatch each message they complete, in stream order.
+
+        The fast path for event streams (protocol.md §1.6): a message whose
+        ``:message-type`` is the string ``event`` and whose ``:event-type`` string is a
+        key of ``handlers`` becomes ``handlers[event_type](payload)`` (payload as
+        ``bytes``), without building a ``Message``. Every other message, and any message
+        whose handler raises an ``Exception``, becomes ``fallback(message)``: handlers
+        must agree with ``fallback`` whenever they return, and ``fallback`` decides what a
+        failure means. Framing, CRCs and headers are checked exactly as by ``feed``.
+
+        Args:
+            data: any C-contiguous buffer, any length (empty is allowed).
+            handlers: ``{event_type: callable(payload: bytes)}``.
+            fallback: ``callable(message: Message)``.
+            out: each result is appended here as soon as it is made, so the results
+                before an exception stay visible to the caller.
+
+        Returns:
+            ``out``.
+
+        Raises:
+            ProtocolError subclass: as ``feed``; the messages before the bad bytes have
+                been dispatched into ``out``.
+            Exception: whatever ``fallback`` raises, after the results before it. Either
+                way the decoder is then closed and every later call raises the same error.
+        """
+        return self._feed(data, handlers, fallback, out)
+
+    cdef list _feed(self, data, dict handlers, object fallback, list out):
         if self._failed is not None:
             raise self._failed
+        if self._feeding:
+            raise RuntimeError("EventStreamDecoder fed again from inside one of its handlers")
         cdef Py_buffer view
         cdef const uint8_t *p
         cdef Py_ssize_t n, take, total
-        cdef list out = []
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        self._feeding = True
         try:
             p = <const uint8_t *>view.buf
             n = view.len
@@ -575,16 +758,17 @@ cdef class EventStreamDecoder:
                     if self._need == PRELUDE:
                         self._need = self._prelude(self._buf)
                     else:
-                        PyList_Append(out, self._message(self._buf, self._need))
+                        total = self._need
                         self._len = 0
                         self._need = PRELUDE
-            # 2. whole messages straight from the caller's buffer
+                        PyList_Append(out, self._message(self._buf, total, handlers, fallback))
+            # 2. whole messages straight from the caller's buffer (held until we return)
             while n >= PRELUDE:
                 total = self._prelude(p)
                 if n < total:
                     self._need = total
                     break
-                PyList_Append(out, self._message(p, total))
+                PyList_Append(out, self._message(p, total, handlers, fallback))
                 p += total
                 n -= total
             # 3. keep the start of the next message
@@ -594,6 +778,7 @@ cdef class EventStreamDecoder:
             self._failed = exc
             raise
         finally:
+            self._feeding = False
             PyBuffer_Release(&view)
         return out
 

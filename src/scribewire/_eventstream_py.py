@@ -9,7 +9,8 @@ from __future__ import annotations
 import struct
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
@@ -304,6 +305,23 @@ def _decode_headers(block: bytes, base: int) -> dict[str, HeaderValue]:
     return headers
 
 
+def _dispatch(
+    msg: Message, handlers: dict[str, Callable[[bytes], Any]], fallback: Callable[[Message], Any]
+) -> Any:
+    """``feed_events``' routing of one message (see there)."""
+    headers = msg.headers
+    mtype = headers.get(":message-type")
+    etype = headers.get(":event-type")
+    if type(mtype) is str and mtype == "event" and type(etype) is str:
+        handler = handlers.get(etype)
+        if handler is not None:
+            try:
+                return handler(msg.payload)
+            except Exception:  # noqa: BLE001 - the fallback is authoritative on failure
+                pass
+    return fallback(msg)
+
+
 class EventStreamDecoder:
     """Incremental event-stream decoder (protocol.md §1.5, "recommended behaviour").
 
@@ -318,7 +336,9 @@ class EventStreamDecoder:
         max_payload_length: bytes, default 25,165,824 (SPEC).
     """
 
-    __slots__ = ("_buf", "_pos", "_offset", "_failed", "max_headers_length", "max_payload_length")
+    __slots__ = (
+        "_buf", "_pos", "_offset", "_failed", "_feeding", "max_headers_length", "max_payload_length"
+    )
 
     def __init__(
         self,
@@ -333,6 +353,7 @@ class EventStreamDecoder:
         self._pos = 0
         self._offset = 0  # stream offset of _buf[0]
         self._failed: BaseException | None = None
+        self._feeding = False  # inside feed: a handler may not feed this decoder again
 
     @property
     def buffered(self) -> int:
@@ -349,20 +370,72 @@ class EventStreamDecoder:
             ProtocolError subclass: the stream is corrupt; the decoder is then closed
                 and every later call raises the same error.
         """
+        return self._feed(data, None, None, [])
+
+    def feed_events(
+        self,
+        data: object,
+        handlers: dict[str, Callable[[bytes], Any]],
+        fallback: Callable[[Message], Any],
+        out: list[Any],
+    ) -> list[Any]:
+        """Add bytes and dispatch each message they complete, in stream order.
+
+        The fast path for event streams (protocol.md §1.6): a message whose
+        ``:message-type`` is the string ``event`` and whose ``:event-type`` string is a
+        key of ``handlers`` becomes ``handlers[event_type](payload)`` (payload as
+        ``bytes``). Every other message, and any message whose handler raises an
+        ``Exception``, becomes ``fallback(message)``: handlers must agree with
+        ``fallback`` whenever they return, and ``fallback`` decides what a failure
+        means. Framing, CRCs and headers are checked exactly as by ``feed``.
+
+        Args:
+            data: any contiguous buffer, any length (empty is allowed).
+            handlers: ``{event_type: callable(payload: bytes)}``.
+            fallback: ``callable(message: Message)``.
+            out: each result is appended here as soon as it is made, so the results
+                before an exception stay visible to the caller.
+
+        Returns:
+            ``out``.
+
+        Raises:
+            ProtocolError subclass: as ``feed``; the messages before the bad bytes have
+                been dispatched into ``out``.
+            Exception: whatever ``fallback`` raises, after the results before it. Either
+                way the decoder is then closed and every later call raises the same error.
+        """
+        if not isinstance(handlers, dict) or not isinstance(out, list):
+            raise TypeError("handlers must be a dict and out a list")
+        return self._feed(data, handlers, fallback, out)
+
+    def _feed(
+        self,
+        data: object,
+        handlers: dict[str, Callable[[bytes], Any]] | None,
+        fallback: Callable[[Message], Any] | None,
+        out: list[Any],
+    ) -> list[Any]:
         if self._failed is not None:
             raise self._failed
+        if self._feeding:
+            raise RuntimeError("EventStreamDecoder fed again from inside one of its handlers")
         self._buf += memoryview(data).cast("B")  # type: ignore[arg-type]
-        out: list[Message] = []
+        self._feeding = True
         try:
             while True:
                 msg = self._next()
                 if msg is None:
                     break
-                out.append(msg)
+                if handlers is None:
+                    out.append(msg)
+                else:
+                    out.append(_dispatch(msg, handlers, fallback))  # type: ignore[arg-type]
         except Exception as exc:
             self._failed = exc
             raise
         finally:
+            self._feeding = False
             if self._pos and self._pos * 2 >= len(self._buf):
                 del self._buf[: self._pos]
                 self._offset += self._pos

@@ -16,6 +16,7 @@ event. A ``:message-type`` ``exception`` or ``error`` message is **returned** as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Union
 
 import msgspec
@@ -469,11 +470,19 @@ class EventDecoder:
         ValueError: an unknown operation name.
     """
 
-    __slots__ = ("operation", "_table")
+    __slots__ = ("operation", "_table", "payload_decoders")
 
     def __init__(self, operation: Operation | str) -> None:
         self.operation = Operation(operation)
         self._table = _DECODERS[self.operation]
+        #: ``{:event-type: decode(payload: bytes) -> event}`` for the event types this
+        #: operation models: the fast path of ``EventStreamDecoder.feed_events``, with
+        #: this object as its fallback. Each agrees with ``__call__`` when it returns; on
+        #: bad JSON it raises msgspec's error, and ``__call__`` (the fallback) raises the
+        #: typed ``InvalidEventPayload``.
+        self.payload_decoders: dict[str, Callable[[bytes], Event]] = {
+            etype: decoder.decode for etype, decoder in self._table.items()
+        }
 
     def __call__(self, message: Message) -> Event | ServiceError:
         headers = message.headers

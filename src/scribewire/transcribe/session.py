@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+from collections.abc import Callable
 
 from .. import eventstream
+from .._eventstream_types import Message
 from ..errors import (
     AudioFormatError,
     AudioTypeError,
@@ -59,6 +61,22 @@ def _as_bytes_view(audio: object) -> memoryview:
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
+_CLOSED = SessionState.CLOSED
+
+
+def _event_or_raise(decode_event: EventDecoder) -> Callable[[Message], Event]:
+    """``decode_event``, raising the ``ServiceError`` it would return (the fallback of
+    ``EventStreamDecoder.feed_events`` in ``receive_data``)."""
+
+    def fallback(message: Message) -> Event:
+        event = decode_event(message)
+        if isinstance(event, ServiceError):
+            raise event
+        return event
+
+    return fallback
+
+
 class TranscribeSession:
     """Client side of one Transcribe stream, without I/O.
 
@@ -93,6 +111,10 @@ class TranscribeSession:
         self._channels = params.channels
         self._decoder = eventstream.EventStreamDecoder()
         self._decode_event = EventDecoder(params.operation)
+        # receive_data's fast path: typed decoders called straight from the codec
+        self._feed_events = self._decoder.feed_events
+        self._payload_decoders = self._decode_event.payload_decoders
+        self._fallback = _event_or_raise(self._decode_event)
         self._pending = bytearray()
         self._state = SessionState.OPEN
         self._sent_any = False
@@ -296,23 +318,20 @@ class TranscribeSession:
             ProtocolError: malformed bytes from the service (``remote=True``); ``CLOSED``.
             SessionStateError: the session is already ``CLOSED``.
         """
-        if self._state is SessionState.CLOSED:
+        if self._state is _CLOSED:
             raise SessionStateError("receive_data is not allowed in state closed")
         out: list[Event] = []
         try:
-            messages = self._decoder.feed(data)
-            for msg in messages:
-                event = self._decode_event(msg)
-                if isinstance(event, ServiceError):
-                    event.events = out  # type: ignore[attr-defined]
-                    raise event
-                out.append(event)
+            # events the operation models go straight from the codec to their msgspec
+            # decoder; every other message (and bad JSON) through the fallback, in order
+            self._feed_events(data, self._payload_decoders, self._fallback, out)
         except ProtocolError as exc:
             exc.remote = True
             exc.events = out  # type: ignore[attr-defined]
             self._state = SessionState.CLOSED
             raise
-        except ServiceError:
+        except ServiceError as exc:
+            exc.events = out  # type: ignore[attr-defined]
             self._state = SessionState.CLOSED
             raise
         self.events_received += len(out)
