@@ -190,6 +190,7 @@ async def _scribewire(port: int, streams: int) -> Driver:
         endpoint=f"ws://127.0.0.1:{port}",
         region="us-east-1",
         credentials=Credentials("AKIDBENCHMARK", "bench-secret-not-used"),
+        keepalive_after=None,  # no silence while the other streams connect; all are fed
     )
     params = StreamParams(language_code="en-US", sample_rate=SAMPLE_RATE)
     audio = bytes(CHUNK_NBYTES * 600)  # 60 s per send: the stream's buffer paces it
@@ -211,8 +212,8 @@ async def _scribewire(port: int, streams: int) -> Driver:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for cm, _ in contexts:
-            await cm.__aexit__(None, None, None)
+        for _, stream in contexts:  # the sink never closes: no end of stream, just close
+            await stream.aclose()
 
     return (lambda: client.messages_sent), stop
 
