@@ -56,7 +56,7 @@ static uint32_t crc_table[8][256];
  * followed by the rest of that word and (BRAID_N - 1) * 8 zero bytes (the other lanes'
  * words); it is XORed into the lane's next word. Independent lanes keep the table loads
  * in flight in parallel, which a single slicing-by-8 chain cannot. */
-#define BRAID_N 5
+#define BRAID_N 5 /* lanes c0..c4 in crc_table_update */
 static uint32_t braid_table[8][256];
 static int crc_initialised = 0;
 
@@ -89,19 +89,27 @@ static void build_tables(void) {
     }
 }
 
-/* The state after one 64-bit little-endian word w (state already XORed in). */
-static inline uint32_t crc_word(uint64_t w) {
-    return crc_table[7][w & 0xffu] ^ crc_table[6][(w >> 8) & 0xffu] ^
-           crc_table[5][(w >> 16) & 0xffu] ^ crc_table[4][(w >> 24) & 0xffu] ^
-           crc_table[3][(w >> 32) & 0xffu] ^ crc_table[2][(w >> 40) & 0xffu] ^
-           crc_table[1][(w >> 48) & 0xffu] ^ crc_table[0][w >> 56];
+/* Both word kernels below read the 8 bytes at q, the state s mixed into the first four.
+ * Only those four depend on the state: the other four index their tables straight from
+ * memory, so their extraction costs loads (of which cores have ports to spare) instead
+ * of shifts and masks (the ALU work that bounds a table CRC). Byte reads are in memory
+ * order, so no byte swapping is needed on any host. */
+
+/* The state after one 8-byte word (slicing-by-8). */
+static inline uint32_t crc_word(const uint8_t *q, uint32_t s) {
+    uint32_t lo = sw_load_le32(q) ^ s;
+    return crc_table[7][lo & 0xffu] ^ crc_table[6][(lo >> 8) & 0xffu] ^
+           crc_table[5][(lo >> 16) & 0xffu] ^ crc_table[4][lo >> 24] ^ crc_table[3][q[4]] ^
+           crc_table[2][q[5]] ^ crc_table[1][q[6]] ^ crc_table[0][q[7]];
 }
 
-static inline uint32_t braid_word(uint64_t w) {
-    return braid_table[0][w & 0xffu] ^ braid_table[1][(w >> 8) & 0xffu] ^
-           braid_table[2][(w >> 16) & 0xffu] ^ braid_table[3][(w >> 24) & 0xffu] ^
-           braid_table[4][(w >> 32) & 0xffu] ^ braid_table[5][(w >> 40) & 0xffu] ^
-           braid_table[6][(w >> 48) & 0xffu] ^ braid_table[7][w >> 56];
+/* One lane's step: its state carried over the word and the other lanes' words. */
+static inline uint32_t braid_word(const uint8_t *q, uint32_t s) {
+    uint32_t lo = sw_load_le32(q) ^ s;
+    return braid_table[0][lo & 0xffu] ^ braid_table[1][(lo >> 8) & 0xffu] ^
+           braid_table[2][(lo >> 16) & 0xffu] ^ braid_table[3][lo >> 24] ^
+           braid_table[4][q[4]] ^ braid_table[5][q[5]] ^ braid_table[6][q[6]] ^
+           braid_table[7][q[7]];
 }
 
 /* Portable kernel: braided slicing-by-8 over long runs, slicing-by-8 and bytes after. */
@@ -111,25 +119,29 @@ static uint32_t crc_table_update(uint32_t s, const uint8_t *p, size_t n) {
         n--;
     }
     if (n >= 16 * BRAID_N) {
-        uint32_t c[BRAID_N] = {s};
+        /* the lanes in named variables: kept in registers even at -O2 */
+        uint32_t c0 = s, c1 = 0, c2 = 0, c3 = 0, c4 = 0;
         size_t blocks = n / (8 * BRAID_N) - 1;
         while (blocks--) {
-            for (int k = 0; k < BRAID_N; k++) {
-                c[k] = braid_word(sw_load_le64(p + 8 * k) ^ (uint64_t)c[k]);
-            }
+            c0 = braid_word(p, c0);
+            c1 = braid_word(p + 8, c1);
+            c2 = braid_word(p + 16, c2);
+            c3 = braid_word(p + 24, c3);
+            c4 = braid_word(p + 32, c4);
             p += 8 * BRAID_N;
             n -= 8 * BRAID_N;
         }
         /* last full block: fold the lanes back into one chain */
-        s = 0;
-        for (int k = 0; k < BRAID_N; k++) {
-            s = crc_word(sw_load_le64(p + 8 * k) ^ (uint64_t)(c[k] ^ s));
-        }
+        s = crc_word(p, c0);
+        s = crc_word(p + 8, c1 ^ s);
+        s = crc_word(p + 16, c2 ^ s);
+        s = crc_word(p + 24, c3 ^ s);
+        s = crc_word(p + 32, c4 ^ s);
         p += 8 * BRAID_N;
         n -= 8 * BRAID_N;
     }
     while (n >= 8) {
-        s = crc_word(sw_load_le64(p) ^ (uint64_t)s);
+        s = crc_word(p, s);
         p += 8;
         n -= 8;
     }
