@@ -15,11 +15,12 @@ Recognizers:
 
 - :class:`PocketsphinxRecognizer` (``"pocketsphinx"``, the default): real offline ASR with the
   en-US model shipped in the ``pocketsphinx`` 5.x wheel. Voice activity segmentation with
-  ``pocketsphinx.Endpointer``; partial hypotheses from incremental decoding every
-  ``partial_interval`` seconds of new speech; the final of each utterance decoded again as a
-  whole (``full_utt=True``, fresh utterance, so acoustic normalisation uses the whole segment)
-  with word times from ``seg()``. Input other than 16 kHz is resampled with
-  :class:`scribewire.audio.Resampler`.
+  ``pocketsphinx.Vad`` on a gain-normalised copy of the audio, padding around each utterance
+  and a hangover so that short pauses do not split it; partial hypotheses from incremental
+  decoding every ``partial_interval`` seconds; the final of each utterance decoded again as
+  a whole from a reset feature state (``full_utt=True``: acoustic normalisation over the
+  whole padded segment, as in batch decoding) with word times from ``seg()``. Input other
+  than 16 kHz is resampled with :class:`scribewire.audio.Resampler`.
 - :class:`ReplayRecognizer` (``"replay"``): emits a reference transcript (words with times)
   aligned to the audio timeline; deterministic tests of partial/final/timing/channel logic.
 - :class:`NullRecognizer` (``"null"``): energy-based segments with placeholder words
@@ -28,6 +29,7 @@ Recognizers:
 
 from __future__ import annotations
 
+import collections
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,7 +38,7 @@ from typing import Any, ClassVar, Protocol
 import msgspec
 import numpy as np
 
-from ..errors import AudioFormatError, ParameterError
+from ..errors import AudioFormatError, ParameterError, SessionStateError
 from ..transcribe.server_session import ResultSegment, ResultWord
 
 __all__ = [
@@ -190,7 +192,9 @@ class ReplayScript(msgspec.Struct, frozen=True):
     segments: tuple[tuple[Word, ...], ...]
 
     @classmethod
-    def from_turns(cls, turns: Iterable[Mapping[str, Any]], channel: int | None = None) -> ReplayScript:
+    def from_turns(
+        cls, turns: Iterable[Mapping[str, Any]], channel: int | None = None
+    ) -> ReplayScript:
         """Build a script from turns ``{"start_s", "end_s", "text"[, "channel"]}``.
 
         This is the shape of the ``turns`` list in the shared audio ``MANIFEST.json``. Each
@@ -291,8 +295,11 @@ _pool_lock = threading.Lock()
 def _acquire_decoder() -> Any:
     """A pocketsphinx Decoder with the default en-US model (pooled: loading takes ~0.4 s)."""
     with _pool_lock:
-        if _decoder_pool:
-            return _decoder_pool.pop()
+        decoder = _decoder_pool.pop() if _decoder_pool else None
+    if decoder is not None:
+        # Feature state (cepstral means) must not leak from one stream into the next.
+        decoder.reinit_feat()
+        return decoder
     import pocketsphinx
 
     return pocketsphinx.Decoder(loglevel="FATAL")
@@ -304,15 +311,95 @@ def _release_decoder(decoder: Any) -> None:
             _decoder_pool.append(decoder)
 
 
+class _LevelNormaliser:
+    """Per-stream gain for the copy of the audio that the voice activity detector sees.
+
+    ``pocketsphinx.Vad`` decides on fixed thresholds, so speech recorded around -60 dBFS is
+    missed or split. This tracks two levels per frame (dBFS, RMS): a noise floor (falls at
+    once, rises ``floor_rise_db`` per second) and a speech level (rises fast, decays
+    ``release_db`` per second, never below ``floor + min_snr_db`` so that a silent stretch
+    does not amplify noise up to speech level), then applies the gain that brings the speech
+    level to ``target_dbfs`` (0 dB at most ``max_gain_db``, never attenuating).
+    """
+
+    __slots__ = ("_floor", "_speech", "_rise", "_release", "_target", "_max_gain", "_min_snr")
+
+    def __init__(
+        self,
+        frame_seconds: float,
+        *,
+        target_dbfs: float = -20.0,
+        max_gain_db: float = 50.0,
+        floor_rise_db: float = 1.0,
+        release_db: float = 2.0,
+        min_snr_db: float = 15.0,
+    ) -> None:
+        self._floor: float | None = None
+        self._speech = -100.0
+        self._rise = floor_rise_db * frame_seconds
+        self._release = release_db * frame_seconds
+        self._target = target_dbfs
+        self._max_gain = max_gain_db
+        self._min_snr = min_snr_db
+
+    def __call__(self, frame: bytes) -> bytes:
+        x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+        power = float(np.dot(x, x)) / max(1, len(x))
+        level = 10.0 * np.log10(power / 1073741824.0) if power > 0.0 else -100.0
+        if self._floor is None or level < self._floor:
+            self._floor = level
+        else:
+            self._floor += self._rise
+        if level > self._speech:
+            self._speech += 0.5 * (level - self._speech)
+        else:
+            self._speech -= self._release
+        self._speech = max(self._speech, self._floor + self._min_snr)
+        gain_db = min(self._max_gain, max(0.0, self._target - self._speech))
+        if gain_db < 0.5:
+            return frame
+        y = np.clip(x * (10.0 ** (gain_db / 20.0)), -32768.0, 32767.0)
+        return y.astype("<i2").tobytes()
+
+
 class PocketsphinxRecognizer:
     """Real offline recognition with pocketsphinx 5 and its bundled en-US 16 kHz model.
+
+    Segmentation: ``pocketsphinx.Vad`` decides speech per 30 ms frame on a level-normalised
+    copy of the audio (a slow per-stream AGC, see ``agc_target_dbfs``; the decoder gets the
+    audio unchanged). An utterance starts when ``start_ratio`` of the last ``start_window``
+    seconds is speech and includes ``pad_before`` seconds of audio before that window; it
+    ends after ``hangover`` seconds without speech (short pauses do not split it), keeping
+    ``pad_after`` seconds after its last speech frame, or at the first pause after
+    ``max_utterance`` seconds (hard cut at 1.25 times that).
+
+    Partials: the utterance is decoded incrementally (live cepstral mean normalisation) and
+    its hypothesis reported every ``partial_interval`` seconds of new audio. The final: the
+    whole padded utterance decoded again at once with the feature state reset
+    (``reinit_feat``, then ``full_utt=True`` batch normalisation), as batch decoding does.
+    At end of input the open utterance, or any speech frames not yet in an utterance, are
+    decoded the same way.
 
     Args:
         sample_rate: rate of the PCM given to ``accept``, Hz (8000..48000); anything but
             16 kHz is resampled to 16 kHz with :class:`scribewire.audio.Resampler`.
-        partial_interval: seconds of new speech between partial hypotheses.
-        vad_window: endpointer decision window, seconds (``pocketsphinx.Endpointer``).
-        vad_ratio: fraction of the window that must agree to switch speech/non-speech.
+        partial_interval: seconds of new audio between partial hypotheses.
+        vad_mode: ``pocketsphinx.Vad`` aggressiveness, 0 (loose) .. 3 (strict).
+        start_window: seconds of frames the start decision looks at.
+        start_ratio: fraction of ``start_window`` that must be speech to start.
+        hangover: seconds without speech that end an utterance.
+        pad_before: seconds of audio kept before the start window.
+        pad_after: seconds kept after the last speech frame.
+        max_utterance: seconds after which an utterance ends at the next pause.
+        agc_target_dbfs: level (dBFS) the VAD copy's speech is brought to; None turns the
+            normalisation off.
+
+    Raises:
+        ParameterError: ``sample_rate`` outside 8000..48000 Hz.
+
+    ``accept`` raises :class:`~scribewire.errors.AudioFormatError` for an odd byte count;
+    ``accept``/``finish`` after ``close`` raise :class:`~scribewire.errors.SessionStateError`.
+    CPU: about 0.35 s per second of audio (incremental pass plus the final pass).
     """
 
     blocking: ClassVar[bool] = True
@@ -325,28 +412,50 @@ class PocketsphinxRecognizer:
         sample_rate: int,
         *,
         partial_interval: float = 0.5,
-        vad_window: float = 0.3,
-        vad_ratio: float = 0.9,
+        vad_mode: int = 1,
+        start_window: float = 0.3,
+        start_ratio: float = 0.6,
+        hangover: float = 1.2,
+        pad_before: float = 0.3,
+        pad_after: float = 0.4,
+        max_utterance: float = 20.0,
+        agc_target_dbfs: float | None = -20.0,
     ) -> None:
         import pocketsphinx
 
+        if not 8000 <= sample_rate <= 48000:
+            raise ParameterError(f"sample_rate must be 8000..48000 Hz, got {sample_rate}")
         self.sample_rate = sample_rate
         self._resampler: Any = None
         if sample_rate != self.MODEL_RATE:
             from ..audio import Resampler
 
             self._resampler = Resampler(sample_rate, self.MODEL_RATE, channels=1)
-        self._ep = pocketsphinx.Endpointer(
-            window=vad_window, ratio=vad_ratio, sample_rate=self.MODEL_RATE
+        self._vad = pocketsphinx.Vad(mode=vad_mode, sample_rate=self.MODEL_RATE)
+        self._frame_bytes: int = self._vad.frame_bytes
+        fs = self._frame_seconds = float(self._vad.frame_length)
+        self._agc = (
+            None if agc_target_dbfs is None else _LevelNormaliser(fs, target_dbfs=agc_target_dbfs)
         )
-        self._frame_bytes: int = self._ep.frame_bytes
-        self._frame_seconds: float = self._ep.frame_length
+        self._window = max(1, round(start_window / fs))
+        self._start_count = max(1, round(start_ratio * self._window))
+        self._hangover = max(1, round(hangover / fs))
+        self._pad_after = max(0, round(pad_after / fs))
+        self._max_frames = max(self._window, round(max_utterance / fs))
+        self._partial_bytes = max(1, round(partial_interval / fs)) * self._frame_bytes
+        # recent frames (index, bytes, is_speech): the pre-roll of the next utterance
+        self._history: collections.deque[tuple[int, bytes, bool]] = collections.deque(
+            maxlen=self._window + max(0, round(pad_before / fs))
+        )
+        self._decisions: collections.deque[bool] = collections.deque(maxlen=self._window)
         self._decoder: Any = _acquire_decoder()
         self._pending = bytearray()
-        self._partial_interval = partial_interval
+        self._index = 0  # frames seen
+        self._done = 0  # frames before this index belong to a finished utterance
         self._next_id = 0
         self._utt: bytearray | None = None
-        self._utt_start = 0.0
+        self._utt_first = 0  # frame index of the utterance's first frame
+        self._silence = 0  # frames since the utterance's last speech frame
         self._since_partial = 0
         self._closed = False
 
@@ -365,58 +474,87 @@ class PocketsphinxRecognizer:
             )
         return tuple(words)
 
-    def _begin(self) -> None:
+    def _begin(self, frames: Sequence[tuple[int, bytes, bool]]) -> None:
         self._utt = bytearray()
-        self._utt_start = float(self._ep.speech_start)
+        self._utt_first = frames[0][0]
+        self._silence = 0
         self._since_partial = 0
         self._decoder.start_utt()
+        for _, frame, _speech in frames:
+            self._utt += frame
+            self._decoder.process_raw(frame)
 
-    def _speech(self, frame: bytes, out: list[Segment]) -> None:
+    def _extend(self, frame: bytes, speech: bool, out: list[Segment]) -> None:
         assert self._utt is not None
         self._utt += frame
         self._decoder.process_raw(frame)
+        self._silence = 0 if speech else self._silence + 1
         self._since_partial += len(frame)
-        if self._since_partial >= self._partial_interval * self.MODEL_RATE * 2:
+        if self._since_partial >= self._partial_bytes:
             self._since_partial = 0
-            words = self._words(self._utt_start, False)
+            words = self._words(self._utt_first * self._frame_seconds, False)
             if words:
-                end = self._utt_start + len(self._utt) / 2 / self.MODEL_RATE
-                out.append(Segment(self._next_id, round(self._utt_start, 3), round(end, 3), words, True))
+                out.append(Segment(self._next_id, words[0].start, words[-1].end, words, True))
 
-    def _end(self, out: list[Segment]) -> None:
+    def _end(self, out: list[Segment], tail: bytes = b"") -> None:
         assert self._utt is not None
         self._decoder.end_utt()
-        # The final: the whole utterance decoded again at once (acoustic normalisation over
-        # the whole segment).
-        self._decoder.start_utt()
-        self._decoder.process_raw(bytes(self._utt), full_utt=True)
-        self._decoder.end_utt()
-        words = self._words(self._utt_start, True)
-        end = self._utt_start + len(self._utt) / 2 / self.MODEL_RATE
-        if words:
-            out.append(Segment(self._next_id, round(self._utt_start, 3), round(end, 3), words, False))
-            self._next_id += 1
+        # Keep pad_after frames of the trailing silence (and ``tail``, the last bytes of the
+        # stream, unless it comes after a longer silence).
+        trim = max(0, self._silence - self._pad_after) * self._frame_bytes
+        audio = bytes(self._utt[: len(self._utt) - trim]) if trim else bytes(self._utt) + tail
+        self._done = self._utt_first + (len(self._utt) - trim) // self._frame_bytes
         self._utt = None
+        self._final(audio, self._utt_first * self._frame_seconds, out)
+
+    def _final(self, audio: bytes, start: float, out: list[Segment]) -> None:
+        # The final: the whole utterance decoded at once from a reset feature state (the
+        # incremental pass switched cepstral mean normalisation to live mode).
+        self._decoder.reinit_feat()
+        self._decoder.start_utt()
+        self._decoder.process_raw(audio, full_utt=True)
+        self._decoder.end_utt()
+        words = self._words(start, True)
+        if words:
+            # The result spans its words, not the padding around them.
+            out.append(Segment(self._next_id, words[0].start, words[-1].end, words, False))
+            self._next_id += 1
+
+    def _frame(self, frame: bytes, out: list[Segment]) -> None:
+        probe = self._agc(frame) if self._agc is not None else frame
+        speech = bool(self._vad.is_speech(probe))
+        index = self._index
+        self._index += 1
+        self._history.append((index, frame, speech))
+        self._decisions.append(speech)
+        if self._utt is None:
+            if sum(self._decisions) >= self._start_count:
+                self._begin([h for h in self._history if h[0] >= self._done])
+                self._silence = 0
+        else:
+            self._extend(frame, speech, out)
+            frames = len(self._utt) // self._frame_bytes
+            if (
+                self._silence >= self._hangover
+                or (frames >= self._max_frames and self._silence > 0)
+                or frames >= self._max_frames * 5 // 4
+            ):
+                self._end(out)
+                self._decisions.clear()
 
     def _frames(self, data: bytes, out: list[Segment]) -> None:
         self._pending += data
         fb = self._frame_bytes
         n = len(self._pending) // fb * fb
         for i in range(0, n, fb):
-            was_speech = self._ep.in_speech
-            speech = self._ep.process(bytes(self._pending[i : i + fb]))
-            if speech is None:
-                continue
-            if not was_speech:
-                self._begin()
-            self._speech(speech, out)
-            if not self._ep.in_speech:
-                self._end(out)
+            self._frame(bytes(self._pending[i : i + fb]), out)
         del self._pending[:n]
 
     def accept(self, pcm: bytes, t: float) -> list[Segment]:
         """See :class:`Recognizer`; ``pcm`` is int16 mono at ``sample_rate``."""
         _check_pcm(pcm)
+        if self._closed:
+            raise SessionStateError("recognizer is closed")
         out: list[Segment] = []
         if self._resampler is not None:
             pcm = self._resampler.process(pcm)
@@ -424,20 +562,24 @@ class PocketsphinxRecognizer:
         return out
 
     def finish(self) -> list[Segment]:
-        """See :class:`Recognizer`."""
+        """See :class:`Recognizer`: the open utterance, or leftover speech, decoded whole."""
+        if self._closed:
+            raise SessionStateError("recognizer is closed")
         out: list[Segment] = []
         if self._resampler is not None:
             self._frames(self._resampler.flush(), out)
-        if self._ep.in_speech:
-            tail = bytes(self._pending).ljust(self._frame_bytes, b"\0")
-            self._pending.clear()
-            speech = self._ep.end_stream(tail)
-            if self._utt is None:
-                self._begin()
-            if speech:
-                self._speech(speech, [])
+        # Less than one VAD frame left: decoded with the rest, not classified (no zero
+        # padding: digital silence shifts the decoder's normalisation).
+        tail = bytes(self._pending)
+        self._pending.clear()
         if self._utt is not None:
-            self._end(out)
+            self._end(out, tail)
+        else:
+            rest = [h for h in self._history if h[0] >= self._done]
+            if any(speech for _, _, speech in rest):
+                audio = b"".join(frame for _, frame, _ in rest) + tail
+                self._final(audio, rest[0][0] * self._frame_seconds, out)
+        self._done = self._index
         return out
 
     def close(self) -> None:
