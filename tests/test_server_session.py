@@ -283,9 +283,7 @@ FRAME_FAULTS = [
 def test_frame_faults(data: bytes, message: str) -> None:
     s = session()
     good = audio_frame(pcm(0.1))
-    # one event-stream message per WebSocket message, as on the wire (protocol.md §4)
-    s.receive_data(good, 0.4)
-    s.receive_data(data + good, 0.5)
+    s.receive_data(good + data + good, 0.5)
     events = s.events_received()
     # the audio before the bad frame was taken; nothing after it
     assert isinstance(events[0], AudioReceived) and s.audio_events == 1
@@ -295,6 +293,18 @@ def test_frame_faults(data: bytes, message: str) -> None:
         else message
     )
     assert_failed(s, BadRequestException, pattern, events[1:])
+
+
+def test_messages_before_a_corrupt_one_in_the_same_data_are_taken() -> None:
+    s = session()
+    good = audio_frame(pcm(0.1))
+    s.receive_data(good + good + _corrupt(audio_frame(b"\0\0"), -1) + good, 0.0)
+    first, second, *rest = s.events_received()
+    assert isinstance(first, AudioReceived) and isinstance(second, AudioReceived)
+    assert s.audio_events == 2 and second.start == pytest.approx(0.1)
+    assert_failed(
+        s, BadRequestException, re.compile(r"Invalid event-stream frame: .*CRC32.*"), rest
+    )
 
 
 def test_payload_over_the_decoder_limit() -> None:

@@ -173,6 +173,10 @@ class ResultSegment(msgspec.Struct, frozen=True):
 # --------------------------------------------------------------------------- session
 
 
+def _same(msg: Message) -> Message:
+    return msg
+
+
 class ServerSession:
     """The service side of one Transcribe stream (sans-I/O).
 
@@ -284,15 +288,20 @@ class ServerSession:
         """
         if self.state is not ServerState.OPEN:
             return
+        # feed_events with no handlers hands back every Message; on a framing error the
+        # messages before the bad bytes are still in ``messages`` and are acted on first.
+        messages: list[Message] = []
+        error: ProtocolError | None = None
         try:
-            messages = self._decoder.feed(data)
+            self._decoder.feed_events(data, {}, _same, messages)
         except ProtocolError as exc:
-            self.fail(BadRequestException(f"Invalid event-stream frame: {exc}"))
-            return
+            error = exc
         for msg in messages:
             self._message(msg, now)
             if self.state is not ServerState.OPEN:
                 return
+        if error is not None:
+            self.fail(BadRequestException(f"Invalid event-stream frame: {error}"))
 
     def receive_text(self, text: str, now: float) -> None:
         """A text WebSocket message: not part of the protocol (protocol.md §6.2 rule 1)."""
