@@ -364,7 +364,7 @@ def float32_to_int16(data: Buffer, out: Any = None) -> Any:
 
 # --------------------------------------------------------------------------- channels
 
-_WIDTH_DTYPE = {1: np.dtype(np.uint8), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_WIDTH_DTYPE: dict[int, np.dtype[Any]] = {1: np.dtype(np.uint8), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
 
 
 @overload

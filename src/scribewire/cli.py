@@ -192,7 +192,7 @@ def _params_for(args: argparse.Namespace, rate: int, channels: int) -> tuple[Par
             )
         )
         return CallAnalyticsParams(sample_rate=rate, **kwargs), config
-    ident = {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
+    ident: dict[str, Any] = {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
     if args.medical:
         allowed = {f.name for f in dataclasses.fields(MedicalStreamParams)}
         kwargs = {k: v for k, v in extra.items() if k in allowed}

@@ -501,7 +501,7 @@ class TranscribeStream:
         dtype = getattr(audio, "dtype", None)
         if dtype is not None:
             if str(dtype) == "float32":
-                audio = float32_to_int16(audio)  # type: ignore[arg-type]
+                audio = float32_to_int16(audio)
             elif str(dtype) != "int16":
                 raise AudioTypeError(f"audio arrays must be int16 or float32, not {dtype}")
         if isinstance(audio, str):
@@ -604,8 +604,9 @@ class TranscribeStream:
             self._end_frames = [end_frame]
             self._drained = self._loop.create_future()
             self._kick()
-        if not self._drained.done():
-            await asyncio.shield(self._drained)
+        drained = self._drained  # set together with _ending
+        if drained is not None and not drained.done():
+            await asyncio.shield(drained)
             self._last_receive = self._loop.time()  # the end frame just left
         self._check()
         receiver = self._receiver

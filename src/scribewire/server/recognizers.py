@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Protocol
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import AudioFormatError, ParameterError, SessionStateError
 from ..transcribe.server_session import ResultSegment, ResultWord
@@ -345,7 +346,7 @@ class _LevelNormaliser:
     def __call__(self, frame: bytes) -> bytes:
         x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
         power = float(np.dot(x, x)) / max(1, len(x))
-        level = 10.0 * np.log10(power / 1073741824.0) if power > 0.0 else -100.0
+        level = float(10.0 * np.log10(power / 1073741824.0)) if power > 0.0 else -100.0
         if self._floor is None or level < self._floor:
             self._floor = level
         else:
@@ -358,7 +359,9 @@ class _LevelNormaliser:
         gain_db = min(self._max_gain, max(0.0, self._target - self._speech))
         if gain_db < 0.5:
             return frame
-        y = np.clip(x * (10.0 ** (gain_db / 20.0)), -32768.0, 32767.0)
+        # numpy's stubs type clip() with scalar bounds as Any: name the array type
+        gain = 10.0 ** (gain_db / 20.0)
+        y: npt.NDArray[np.floating[Any]] = np.clip(x * gain, -32768.0, 32767.0)
         return y.astype("<i2").tobytes()
 
 
