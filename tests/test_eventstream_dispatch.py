@@ -295,3 +295,26 @@ def test_common_header_strings_decode_exactly(es: ModuleType) -> None:
             (msg,) = es.EventStreamDecoder().feed(data)
             assert msg.headers == {name: value}
             assert all(type(k) is str and type(v) is str for k, v in msg.headers.items())
+
+
+@pytest.mark.parametrize("es", TWINS)
+def test_repeated_header_sections_route_by_their_bytes(es: ModuleType) -> None:
+    # streams repeat the same headers section: each message is still routed (and checked)
+    # by its own bytes, with the handlers given to that call
+    a, b = event("AAAA", b"1"), event("BBBB", b"2")
+    dup = frame(_string(b":message-type", b"event") + _string(b":message-type", b"event"))
+    dec = es.EventStreamDecoder()
+    out: list[Any] = []
+    fb = lambda m: ("fallback", m.headers.get(":event-type"))  # noqa: E731
+    dec.feed_events(a + a + b + a, {"AAAA": lambda p: ("A", p)}, fb, out)
+    dec.feed_events(a, {"BBBB": lambda p: ("B", p)}, fb, out)
+    dec.feed_events(b + b, {"BBBB": lambda p: ("B", p)}, fb, out)
+    assert out == [("A", b"1"), ("A", b"1"), ("fallback", "BBBB"), ("A", b"1"),
+                   ("fallback", "AAAA"), ("B", b"2"), ("B", b"2")]
+    # a section of the same length as the last one but different bytes is checked anew
+    ok = frame(_string(b":message-type", b"event") + _string(b":message-typo", b"event"))
+    assert len(ok) == len(dup)
+    dec.feed_events(ok + ok, {}, fb, out)
+    assert out[-2:] == [("fallback", None)] * 2
+    with pytest.raises(errors.DuplicateHeader):
+        dec.feed_events(dup, {}, fb, out)

@@ -28,6 +28,7 @@ from scribewire._eventstream_types import (  # noqa: E402
     Byte,
     Integer,
     Long,
+    Message,
     Short,
     Timestamp,
 )
@@ -174,11 +175,29 @@ def test_we_decode_amazon_transcribe_serializer(
 # ------------------------------------------------------------------------ the fuzz rule
 
 
+ROUTING_HEADERS = st.fixed_dictionaries(
+    {},
+    optional={
+        ":message-type": st.sampled_from(["event", "exception", "Event", b"event"]),
+        ":event-type": st.sampled_from(["a", "TranscriptEvent", "AudioEvent", "é", b"a"]),
+    },
+)
+
+
 @st.composite
-def streams(draw: st.DrawFn) -> bytes:
-    """Valid messages, then byte edits, optionally resealed so edits reach the parser."""
+def streams(draw: st.DrawFn, events: bool = False) -> bytes:
+    """Valid messages, then byte edits, optionally resealed so edits reach the parser.
+    With ``events``, the messages often carry routing headers, and sometimes over 16
+    headers (more than the native routing scan tracks)."""
     es = twins("eventstream")[0]
-    parts = [es.encode_message(draw(HEADERS), draw(st.binary(max_size=200)))
+
+    def headers() -> dict[str, object]:
+        if not events:
+            return draw(HEADERS)
+        many = st.dictionaries(NAMES, VALUES, min_size=14, max_size=20)
+        return {**draw(st.one_of(HEADERS, many)), **draw(ROUTING_HEADERS)}
+
+    parts = [es.encode_message(headers(), draw(st.binary(max_size=200)))
              for _ in range(draw(st.integers(0, 3)))]
     data = bytearray(b"".join(parts))
     for _ in range(draw(st.integers(0, 4))):
@@ -215,3 +234,45 @@ def test_parses_or_raises_protocol_error_and_twins_agree(data: bytes, chunk: int
         assert _outcome(es, data, chunk) == whole
         results.add(repr(whole))
     assert len(results) == 1
+
+
+def _routed_outcome(es: ModuleType, data: bytes, chunk: int, handled: frozenset[str]) -> object:
+    """``feed_events`` with tagging handlers; each error as (class, message)."""
+    dec = es.EventStreamDecoder(max_headers_length=4096, max_payload_length=65536)
+    handlers = {t: (lambda p, t=t: ("handler", t, p)) for t in handled}
+    out: list[object] = []
+    try:
+        for i in range(0, len(data), chunk):
+            dec.feed_events(data[i : i + chunk], handlers, lambda m: ("fallback", m), out)
+    except ProtocolError as exc:
+        return ("error", type(exc), str(exc), out, dec.buffered)
+    return ("ok", out, dec.buffered)
+
+
+def _route(msg: Message, handled: frozenset[str]) -> tuple[object, ...]:
+    mtype, etype = msg.headers.get(":message-type"), msg.headers.get(":event-type")
+    if type(mtype) is str and mtype == "event" and type(etype) is str and etype in handled:
+        return ("handler", etype, msg.payload)
+    return ("fallback", msg)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(streams(events=True), st.binary(max_size=300)), chunk=st.integers(1, 40),
+       handled=st.frozensets(st.sampled_from(["a", "TranscriptEvent", "AudioEvent", "", "é"])))
+def test_feed_events_is_feed_then_routing(data: bytes, chunk: int, handled: frozenset[str]) -> None:
+    # the same rule for the routing fast path: same messages routed, or the same error
+    # (class and text) after the same messages
+    for es in twins("eventstream"):
+        dec = es.EventStreamDecoder(max_headers_length=4096, max_payload_length=65536)
+        msgs: list[Message] = []
+        error = None
+        try:
+            msgs += dec.feed(data)
+        except ProtocolError as exc:
+            error = exc
+        whole = _routed_outcome(es, data, max(len(data), 1), handled)
+        if error is None:
+            assert whole == ("ok", [_route(m, handled) for m in msgs], dec.buffered)
+        else:
+            assert whole[:3] == ("error", type(error), str(error))
+        assert _routed_outcome(es, data, chunk, handled)[:3] == whole[:3]

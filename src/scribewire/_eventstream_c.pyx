@@ -535,30 +535,29 @@ cdef dict _decode_headers(const uint8_t *block, Py_ssize_t end, Py_ssize_t base,
     return headers
 
 
-cdef object _handler(const uint8_t *block, _Scan *scan, dict handlers):
-    """``handlers[:event-type]`` of a scanned ``event`` message, or None."""
+cdef object _event_type(const uint8_t *block, _Scan *scan):
+    """The ``:event-type`` (str) of a scanned ``event`` message, or None."""
     cdef PyObject *known
-    cdef PyObject *found
     if not scan.is_event or scan.etype_at < 0:
         return None
     known = _common(block + scan.etype_at, scan.etype_len)
     if known != NULL:
-        found = PyDict_GetItem(handlers, <object>known)
-    else:  # valid UTF-8: the scan decoded it already
-        found = PyDict_GetItem(
-            handlers, PyUnicode_DecodeUTF8(<const char *>block + scan.etype_at, scan.etype_len, NULL)
-        )
-    return <object>found if found != NULL else None
+        return <object>known
+    # valid UTF-8: the scan decoded it already
+    return PyUnicode_DecodeUTF8(<const char *>block + scan.etype_at, scan.etype_len, NULL)
 
 
-cdef object _dict_handler(dict headers, dict handlers):
-    """As ``_handler``, from a headers dict."""
+cdef object _dict_event_type(dict headers):
+    """As ``_event_type``, from a headers dict."""
     cdef object etype
     # a decoded "event" string is always the interned object (see _COMMON)
     if headers.get(_MESSAGE_TYPE) is not _EVENT:
         return None
     etype = headers.get(_EVENT_TYPE)
-    return handlers.get(etype) if type(etype) is str else None
+    return etype if type(etype) is str else None
+
+
+DEF HDR_CACHE = 256
 
 
 cdef class EventStreamDecoder:
@@ -588,9 +587,15 @@ cdef class EventStreamDecoder:
     cdef Py_ssize_t _offset     # stream offset of the next message's first byte
     cdef object _failed
     cdef bint _feeding          # inside feed: a handler may not feed this decoder again
+    # the last headers section routed by feed_events, byte for byte, and its event type:
+    # a stream repeats the same few sections, and equal bytes pass the same checks
+    cdef uint8_t _hdr[HDR_CACHE]
+    cdef Py_ssize_t _hdr_len
+    cdef object _hdr_etype
 
     def __cinit__(self):
         self._need = PRELUDE
+        self._hdr_len = -1
 
     def __init__(
         self,
@@ -642,7 +647,9 @@ cdef class EventStreamDecoder:
         cdef Py_ssize_t hlen = <Py_ssize_t>sw_load_be32(p + 4)
         cdef Py_ssize_t base = self._offset + PRELUDE
         cdef _Scan scan
-        cdef object handler
+        cdef object handler = None
+        cdef object etype
+        cdef PyObject *found
         cdef dict headers = None
         if actual != expected:
             raise MessageChecksumMismatch(expected, actual, self._offset)
@@ -651,17 +658,28 @@ cdef class EventStreamDecoder:
             payload = PyBytes_FromStringAndSize(<const char *>p + PRELUDE + hlen, total - MIN_MESSAGE - hlen)
             self._offset += total
             return _Message(headers, payload)
-        scan.count = 0
-        scan.overflow = False
-        scan.is_event = False
-        scan.etype_at = -1
-        scan.etype_len = 0
-        _decode_headers(p + PRELUDE, hlen, base, &scan)
-        if scan.overflow:  # too many headers to scan: the dict, checked in full
-            headers = _decode_headers(p + PRELUDE, hlen, base, NULL)
-            handler = _dict_handler(headers, handlers)
+        if hlen == self._hdr_len and memcmp(self._hdr, p + PRELUDE, <size_t>hlen) == 0:
+            etype = self._hdr_etype
         else:
-            handler = _handler(p + PRELUDE, &scan, handlers)
+            scan.count = 0
+            scan.overflow = False
+            scan.is_event = False
+            scan.etype_at = -1
+            scan.etype_len = 0
+            _decode_headers(p + PRELUDE, hlen, base, &scan)
+            if scan.overflow:  # too many headers to scan: the dict, checked in full
+                headers = _decode_headers(p + PRELUDE, hlen, base, NULL)
+                etype = _dict_event_type(headers)
+            else:
+                etype = _event_type(p + PRELUDE, &scan)
+                if hlen <= HDR_CACHE:
+                    memcpy(self._hdr, p + PRELUDE, <size_t>hlen)
+                    self._hdr_len = hlen
+                    self._hdr_etype = etype
+        if etype is not None:
+            found = PyDict_GetItem(handlers, etype)
+            if found != NULL:
+                handler = <object>found
         payload = PyBytes_FromStringAndSize(<const char *>p + PRELUDE + hlen, total - MIN_MESSAGE - hlen)
         self._offset += total
         if handler is not None:
