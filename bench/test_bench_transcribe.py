@@ -9,6 +9,8 @@ it. Group ``transcribe-decode``:
 - ``scribewire-decode_event``: ``eventstream.decode_message`` + ``decode_event``.
 - ``pipecat``: ``pipecat.services.aws.utils.decode_event`` (struct + zlib CRC + json.loads).
 - ``botocore``: ``EventStreamBuffer`` + ``json.loads`` of the payload.
+- ``floor-msgspec``: the typed msgspec decode of the JSON payload alone (no framing,
+  no CRC, no headers): what any msgspec-based decoder spends at least.
 
 Goal (DESIGN.md): ours >= 4x pipecat. Run ``pytest bench/test_bench_transcribe.py
 --benchmark-only``.
@@ -109,4 +111,14 @@ def test_botocore_eventstream_buffer(benchmark: Any) -> None:
 
     out = benchmark(run)
     assert len(out[0]["Transcript"]["Results"][0]["Alternatives"][0]["Items"]) == 10
+    _extra(benchmark)
+
+
+@pytest.mark.benchmark(group="transcribe-decode")
+def test_floor_msgspec(benchmark: Any) -> None:
+    from scribewire.transcribe.events import EventDecoder
+
+    decode = EventDecoder(Operation.STANDARD).payload_decoders["TranscriptEvent"]
+    payload = eventstream.decode_message(FRAME).payload
+    assert isinstance(benchmark(decode, payload), TranscriptEvent)
     _extra(benchmark)
