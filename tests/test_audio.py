@@ -9,11 +9,10 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import twin_params
 
 from scribewire import audio
 from scribewire.errors import AudioFormatError, AudioTypeError
-
-from conftest import twin_params
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

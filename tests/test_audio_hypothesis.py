@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+from conftest import twin_params  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from conftest import twin_params  # noqa: E402
 from scribewire import _audio_py  # noqa: E402
 from scribewire.audio import Resampler  # noqa: E402
 

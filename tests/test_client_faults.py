@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.http11 import Response
 from websockets.datastructures import Headers
+from websockets.http11 import Response
 
 from scribewire import TranscribeClient
 from scribewire.errors import (

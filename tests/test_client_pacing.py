@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -72,7 +73,7 @@ async def test_serves_many_pacers_with_one_timer() -> None:
     await run_until_empty(wheel)
     for t in tickers:
         assert len(t.served) == 5
-        assert all(b > a for a, b in zip(t.served, t.served[1:]))
+        assert all(b > a for a, b in itertools.pairwise(t.served))
     assert len(wheel) == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -21,7 +22,7 @@ def test_call_wav_matches_its_description() -> None:
     assert abs(info.duration - meta["duration_s"]) < 0.01
     turns = meta["turns"]
     assert {t["channel"] for t in turns} == {0, 1}
-    assert all(a["end_s"] <= b["start_s"] for a, b in zip(turns, turns[1:]))
+    assert all(a["end_s"] <= b["start_s"] for a, b in itertools.pairwise(turns))
     data, _ = soundfile.read(str(EXAMPLES / "call.wav"), dtype="float32")
     for t in turns:  # the speaking channel carries the energy during its turn
         seg = data[int(t["start_s"] * 8000) : int(t["end_s"] * 8000)]

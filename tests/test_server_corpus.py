@@ -76,7 +76,7 @@ def test_every_clip_arrives_intact(shared_dir: Path, rate: int) -> None:
             results = await asyncio.gather(*(one(p) for p in audio))
             stats = await svc.wait_finished(len(audio))
             by_digest = {s.audio_sha256: s for s in stats}
-            for pcm, res in zip(audio, results):
+            for pcm, res in zip(audio, results, strict=True):
                 s = by_digest[hashlib.sha256(pcm).hexdigest()]
                 assert s.audio_nbytes == len(pcm) and s.sample_rate == rate
                 assert s.exceptions == [] and s.input_ended

@@ -364,13 +364,15 @@ def float32_to_int16(data: Buffer, out: Any = None) -> Any:
 
 # --------------------------------------------------------------------------- channels
 
-_WIDTH_DTYPE: dict[int, np.dtype[Any]] = {1: np.dtype(np.uint8), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_WIDTH_DTYPE: dict[int, np.dtype[Any]] = {
+    1: np.dtype(np.uint8),
+    2: np.dtype("<u2"),
+    4: np.dtype("<u4"),
+}
 
 
 @overload
-def interleave(
-    channels: Sequence[Buffer], *, sample_width: int = 2, out: None = None
-) -> bytes: ...
+def interleave(channels: Sequence[Buffer], *, sample_width: int = 2, out: None = None) -> bytes: ...
 @overload
 def interleave(channels: Sequence[Buffer], *, sample_width: int = 2, out: W) -> W: ...
 def interleave(channels: Sequence[Buffer], *, sample_width: int = 2, out: Any = None) -> Any:

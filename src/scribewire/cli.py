@@ -82,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="pacing, times real time (1; AWS needs 1)"
     )
     run_.add_argument(
-        "--chunk-duration", type=float, default=0.1, metavar="S", help="seconds per AudioEvent (0.1)"
+        "--chunk-duration",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="seconds per AudioEvent (0.1)",
     )
     run_.add_argument(
         "--split-channels", action="store_true", help="one mono stream per channel of stereo files"
@@ -97,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("--profile", help="AWS profile for credentials and region")
     aws.add_argument("--endpoint", metavar="URL", help="another endpoint, e.g. ws://127.0.0.1:8443")
     aws.add_argument(
-        "--local", action="store_true", help="use the in-process local service even with credentials"
+        "--local",
+        action="store_true",
+        help="use the in-process local service even with credentials",
     )
     aws.add_argument(
         "--recognizer",
@@ -106,14 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="recognizer of the in-process local service (pocketsphinx)",
     )
     p = t.add_argument_group("stream parameters (protocol.md §3.3)")
-    p.add_argument("--sample-rate", type=int, metavar="HZ", help="declared rate (default: the file's)")
+    p.add_argument(
+        "--sample-rate", type=int, metavar="HZ", help="declared rate (default: the file's)"
+    )
     p.add_argument("--call-analytics", action="store_true", help="Call Analytics path (stereo)")
     p.add_argument(
         "--agent-channel", type=int, choices=(0, 1), default=0, help="agent's channel (0)"
     )
     p.add_argument("--medical", action="store_true", help="Medical path (--specialty, --type)")
     p.add_argument("--specialty", default="PRIMARYCARE", help="medical specialty (PRIMARYCARE)")
-    p.add_argument("--type", dest="medical_type", default="CONVERSATION", help="CONVERSATION|DICTATION")
+    p.add_argument(
+        "--type", dest="medical_type", default="CONVERSATION", help="CONVERSATION|DICTATION"
+    )
     for f in _stream_param_fields():
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
@@ -155,7 +165,9 @@ def _raw_format(spec: str | None) -> RawFormat | None:
         rate = int(parts[0])
         channels = int(parts[1]) if len(parts) > 1 else 1
     except ValueError:
-        raise ScribewireError(f"--raw-format {spec!r}: expected RATE[:CHANNELS[:ENCODING]]") from None
+        raise ScribewireError(
+            f"--raw-format {spec!r}: expected RATE[:CHANNELS[:ENCODING]]"
+        ) from None
     encoding = parts[2] if len(parts) > 2 else "pcm_s16le"
     return RawFormat(sample_rate=rate, channels=channels, encoding=encoding)
 
@@ -172,16 +184,22 @@ def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, f.name, None)
         if value is not None:
             out[f.name] = value
-    if not any(k in out for k in ("language_code", "identify_language", "identify_multiple_languages")):
+    if not any(
+        k in out for k in ("language_code", "identify_language", "identify_multiple_languages")
+    ):
         out["language_code"] = "en-US"
     return out
 
 
-def _params_for(args: argparse.Namespace, rate: int, channels: int) -> tuple[Params, ConfigurationEvent | None]:
+def _params_for(
+    args: argparse.Namespace, rate: int, channels: int
+) -> tuple[Params, ConfigurationEvent | None]:
     extra = _extra_params(args)
     if args.call_analytics:
         if channels != 2:
-            raise ScribewireError(f"--call-analytics needs a stereo file, this one has {channels} channel(s)")
+            raise ScribewireError(
+                f"--call-analytics needs a stereo file, this one has {channels} channel(s)"
+            )
         allowed = {f.name for f in dataclasses.fields(CallAnalyticsParams)}
         kwargs = {k: v for k, v in extra.items() if k in allowed}
         agent = args.agent_channel
@@ -192,13 +210,19 @@ def _params_for(args: argparse.Namespace, rate: int, channels: int) -> tuple[Par
             )
         )
         return CallAnalyticsParams(sample_rate=rate, **kwargs), config
-    ident: dict[str, Any] = {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
+    ident: dict[str, Any] = (
+        {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
+    )
     if args.medical:
         allowed = {f.name for f in dataclasses.fields(MedicalStreamParams)}
         kwargs = {k: v for k, v in extra.items() if k in allowed}
         return (
             MedicalStreamParams(
-                sample_rate=rate, specialty=args.specialty, type=args.medical_type, **kwargs, **ident
+                sample_rate=rate,
+                specialty=args.specialty,
+                type=args.medical_type,
+                **kwargs,
+                **ident,
             ),
             None,
         )
@@ -355,7 +379,11 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
 
     async def decide() -> dict[str, Any]:
         if args.endpoint and not args.local:
-            return {"endpoint": args.endpoint, "region": args.region or "us-east-1", "profile": args.profile}
+            return {
+                "endpoint": args.endpoint,
+                "region": args.region or "us-east-1",
+                "profile": args.profile,
+            }
         if not args.local:
             try:
                 resolve_credentials(profile=args.profile)
@@ -380,7 +408,9 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
     return decide()
 
 
-def transcribe_main(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def transcribe_main(
+    argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """``scribewire transcribe``; returns the exit status (0, 1 on any error, 2 on usage)."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err

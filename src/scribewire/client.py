@@ -51,16 +51,16 @@ import math
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Any, Union
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed as WsConnectionClosed,
+)
 from websockets.exceptions import (
     ConnectionClosedOK,
     InvalidHandshake,
     InvalidStatus,
-)
-from websockets.exceptions import (
-    ConnectionClosed as WsConnectionClosed,
 )
 from websockets.protocol import State
 
@@ -91,7 +91,7 @@ __all__ = [
     "transcribe",
 ]
 
-Params = Union[StreamParams, MedicalStreamParams, CallAnalyticsParams]
+Params = StreamParams | MedicalStreamParams | CallAnalyticsParams
 """Any of the three operations' parameter objects."""
 
 DEFAULT_CHUNK_DURATION = 0.1
@@ -106,7 +106,9 @@ def _check_positive(name: str, value: float, *, allow_inf: bool = False) -> floa
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a number of seconds, not {value!r}") from None
     if not (v > 0) or (math.isinf(v) and not allow_inf):
-        raise ParameterError(f"{name} must be > 0{'' if allow_inf else ' and finite'}, not {value!r}")
+        raise ParameterError(
+            f"{name} must be > 0{'' if allow_inf else ' and finite'}, not {value!r}"
+        )
     return v
 
 
@@ -187,7 +189,8 @@ class TranscribeClient:
             self._credentials = credentials
         else:
             raise ParameterError(
-                f"credentials must be Credentials, a callable or None, not {type(credentials).__name__}"
+                "credentials must be Credentials, a callable or None, "
+                f"not {type(credentials).__name__}"
             )
         #: AudioEvents written by all streams of this client (a counter for benchmarks).
         self.messages_sent = 0
@@ -310,7 +313,9 @@ class TranscribeClient:
             raise ConnectionClosed(None, f"WebSocket upgrade failed: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
             target = url.split("?", 1)[0]
-            why = "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
+            why = (
+                "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
+            )
             raise ConnectionClosed(None, f"cannot connect to {target}: {why}") from None
 
 
@@ -382,14 +387,18 @@ class TranscribeStream:
         self, client: TranscribeClient, params: Params, configuration: ConfigurationEvent | None
     ) -> None:
         if not isinstance(params, (StreamParams, MedicalStreamParams, CallAnalyticsParams)):
-            raise ParameterError(f"params must be a Transcribe parameters object, not {type(params).__name__}")
+            raise ParameterError(
+                f"params must be a Transcribe parameters object, not {type(params).__name__}"
+            )
         if params.media_encoding != "pcm":
             raise ParameterError(
                 f"media-encoding {params.media_encoding!r}: the streaming client sends pcm "
                 "(it paces and keeps streams alive with PCM); convert with scribewire.audio"
             )
         if configuration is not None and not isinstance(params, CallAnalyticsParams):
-            raise ParameterError("a ConfigurationEvent is only for CallAnalyticsParams (protocol.md §4.4)")
+            raise ParameterError(
+                "a ConfigurationEvent is only for CallAnalyticsParams (protocol.md §4.4)"
+            )
         self._client = client
         self.params = params
         self._configuration = configuration
@@ -728,7 +737,11 @@ class TranscribeStream:
                     if not self._ending or self._end_frames:
                         code = exc.rcvd.code if exc.rcvd is not None else 1000
                         reason = exc.rcvd.reason if exc.rcvd is not None else ""
-                        self._fail(ConnectionClosed(code, reason or "the service closed the stream before its end"))
+                        self._fail(
+                            ConnectionClosed(
+                                code, reason or "the service closed the stream before its end"
+                            )
+                        )
                     break
                 except WsConnectionClosed as exc:
                     rcvd = exc.rcvd

@@ -27,7 +27,9 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
     """The argument parser of ``scribewire serve``."""
     p = argparse.ArgumentParser(prog=prog, description="Local Amazon Transcribe streaming service.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8443, help="TCP port, 0 = any free port (default 8443)")
+    p.add_argument(
+        "--port", type=int, default=8443, help="TCP port, 0 = any free port (default 8443)"
+    )
     p.add_argument("--region", default="us-east-1", help="region in the accepted credential scope")
     p.add_argument("--access-key-id", help="accepted access key id (default: generated)")
     p.add_argument("--secret-access-key", help="its secret (default: generated)")

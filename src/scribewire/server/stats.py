@@ -65,7 +65,8 @@ class StreamStats(msgspec.Struct, kw_only=True):
         return (
             f"stream {self.stream_id} {self.path} session={self.session_id} "
             f"rate={self.sample_rate} ch={self.channels} audio={self.audio_nbytes}B/"
-            f"{self.audio_seconds:.2f}s events_in={self.audio_events} sha256={self.audio_sha256[:16]} "
+            f"{self.audio_seconds:.2f}s events_in={self.audio_events} "
+            f"sha256={self.audio_sha256[:16]} "
             f"sent={self.events_sent} (partial={self.partials_sent} final={self.finals_sent}) "
             f"exceptions={exc} close={self.close_code}"
         )

@@ -76,7 +76,10 @@ class Credentials:
     def __repr__(self) -> str:
         token = ", session_token=***" if self.session_token else ""
         expiry = f", expiry={self.expiry.isoformat()}" if self.expiry else ""
-        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key=***{token}{expiry})"
+        return (
+            f"Credentials(access_key_id={self.access_key_id!r}, "
+            f"secret_access_key=***{token}{expiry})"
+        )
 
     __str__ = __repr__
 
@@ -116,7 +119,9 @@ def _read_ini(path: Path | None) -> configparser.RawConfigParser | None:
     return parser
 
 
-def _section(parser: configparser.RawConfigParser | None, names: tuple[str, ...]) -> dict[str, str] | None:
+def _section(
+    parser: configparser.RawConfigParser | None, names: tuple[str, ...]
+) -> dict[str, str] | None:
     if parser is None:
         return None
     for name in names:
@@ -174,7 +179,12 @@ def _resolve(
             raise CredentialsError(
                 "explicit credentials need both access_key_id and secret_access_key"
             )
-        return Credentials(access_key_id, secret_access_key, session_token), "arguments", looked, None
+        return (
+            Credentials(access_key_id, secret_access_key, session_token),
+            "arguments",
+            looked,
+            None,
+        )
     looked.append("arguments")
     ak, sk = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if ak and sk:
@@ -286,7 +296,14 @@ class CredentialProvider:
         environ: Mapping[str, str] | None = None,
         use_botocore: bool | None = None,
     ) -> None:
-        self._kwargs = (access_key_id, secret_access_key, session_token, profile, environ, use_botocore)
+        self._kwargs = (
+            access_key_id,
+            secret_access_key,
+            session_token,
+            profile,
+            environ,
+            use_botocore,
+        )
         self._botocreds: Any = None
 
     def __repr__(self) -> str:

@@ -126,7 +126,9 @@ class _Base:
                     raise _fail(wire, value, "must be an integer")
             elif f.name in self._LISTS and value is not None and not isinstance(value, str):
                 if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-                    raise _fail(wire, value, "must be a comma-separated string or a list of strings")
+                    raise _fail(
+                        wire, value, "must be a comma-separated string or a list of strings"
+                    )
                 self._set(f.name, ",".join(value))
             elif value is not None and not isinstance(value, str):
                 raise _fail(wire, value, "must be a string")
@@ -137,19 +139,17 @@ class _Base:
             raise _fail("media-encoding", enc, f"must be one of {sorted(MEDIA_ENCODINGS)}")
         rate = self.sample_rate  # type: ignore[attr-defined]
         if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-            raise _fail(
-                "sample-rate", rate, f"must be {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz"
-            )
+            raise _fail("sample-rate", rate, f"must be {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
         code = self.language_code  # type: ignore[attr-defined]
         if code is not None and code not in languages:
-            raise _fail(
-                "language-code", code, f"is not a language code of {self.operation.value}"
-            )
+            raise _fail("language-code", code, f"is not a language code of {self.operation.value}")
         sid = getattr(self, "session_id", None)
         if sid is not None and not _UUID_RE.match(sid):
             raise _fail("session-id", sid, "must be a UUID (8-4-4-4-12 hex digits)")
 
-    def _check_name(self, attr: str, max_len: int = 200, pattern: re.Pattern[str] = _NAME_RE) -> None:
+    def _check_name(
+        self, attr: str, max_len: int = 200, pattern: re.Pattern[str] = _NAME_RE
+    ) -> None:
         value = getattr(self, attr, None)
         if value is None:
             return
@@ -167,9 +167,7 @@ class _Base:
         enabled = self.enable_channel_identification  # type: ignore[attr-defined]
         n = self.number_of_channels  # type: ignore[attr-defined]
         if enabled and n is None:
-            raise _fail(
-                "enable-channel-identification", enabled, "requires number-of-channels = 2"
-            )
+            raise _fail("enable-channel-identification", enabled, "requires number-of-channels = 2")
         if n is not None:
             if not enabled:
                 raise _fail(
@@ -537,7 +535,9 @@ _BY_PATH: dict[str, type[_Base]] = {
 AnyParams = StreamParams | MedicalStreamParams | CallAnalyticsParams
 
 
-def params_for_path(path: str) -> type[StreamParams] | type[MedicalStreamParams] | type[CallAnalyticsParams] | None:
+def params_for_path(
+    path: str,
+) -> type[StreamParams] | type[MedicalStreamParams] | type[CallAnalyticsParams] | None:
     """The parameter class for a WebSocket path (protocol.md §3.1), or None if the path
     is not one of the three operations."""
     return _BY_PATH.get(path)  # type: ignore[return-value]

@@ -529,9 +529,7 @@ def verify_presigned(
             f"credential scope region {scope_region!r} is not this endpoint's region {region!r}"
         )
     if scope_service != SERVICE:
-        raise AuthenticationError(
-            f"credential scope service {scope_service!r} is not {SERVICE!r}"
-        )
+        raise AuthenticationError(f"credential scope service {scope_service!r} is not {SERVICE!r}")
     if terminator != "aws4_request":
         raise AuthenticationError("credential scope must end with aws4_request")
     expires_text = amz["X-Amz-Expires"]
@@ -645,7 +643,9 @@ class EventSigner:
     def _key(self, date: str) -> bytes:
         key = self._keys.get(date[:8])
         if key is None:
-            key = signing_key(self._credentials.secret_access_key, date, self._region, self._service)
+            key = signing_key(
+                self._credentials.secret_access_key, date, self._region, self._service
+            )
             self._keys = {date[:8]: key}
         return key
 
@@ -661,7 +661,9 @@ class EventSigner:
         date_ms = int(when.timestamp() * 1000)
         date = when.strftime("%Y%m%dT%H%M%SZ")
         scope = credential_scope(date, self._region, self._service)
-        sig = chunk_signature(self._key(date), date, scope, self._prior, _date_block(date_ms), payload)
+        sig = chunk_signature(
+            self._key(date), date, scope, self._prior, _date_block(date_ms), payload
+        )
         self._prior = sig
         return date_ms, sig
 
