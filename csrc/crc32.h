@@ -5,7 +5,8 @@
  * time (never by probing the build host):
  *   x86-64:  VPCLMULQDQ + AVX-512 folding, else PCLMULQDQ folding, else table
  *   aarch64: the ARMv8 CRC32 instructions, else table
- *   other:   slicing-by-8 table
+ *   other:   braided slicing-by-8 table (the portable path; also forced with
+ *            SCRIBEWIRE_CRC32_PATH=table)
  */
 #ifndef SCRIBEWIRE_CRC32_H
 #define SCRIBEWIRE_CRC32_H
