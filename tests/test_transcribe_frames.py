@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from scribewire import eventstream
-from scribewire.errors import AuthenticationError, InvalidEventPayload, ProtocolError, UnexpectedMessage
+from scribewire.errors import (
+    AuthenticationError,
+    InvalidEventPayload,
+    ProtocolError,
+    UnexpectedMessage,
+)
 from scribewire.transcribe import (
     AudioChunk,
     ChannelDefinition,

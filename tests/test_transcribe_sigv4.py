@@ -20,9 +20,9 @@ from scribewire.transcribe import (
     StreamParams,
     default_endpoint,
     presign_url,
+    sigv4,
     verify_presigned,
 )
-from scribewire.transcribe import sigv4
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2015, 8, 30, 12, 36, tzinfo=UTC)
@@ -198,13 +198,16 @@ def test_derived_presigns_verify_in_any_order(shared_dir: Path) -> None:
     for case in data["cases"].values():
         parts = urllib.parse.urlsplit(case["url"])
         shuffled = "&".join(reversed(parts.query.split("&")))
+        token = case["session_token"]
         v = verify_presigned(
             path=parts.path,
             query_string=shuffled,
             host=meta["host_signed"],
             region=meta["region"],
             now=T0 + dt.timedelta(seconds=299),
-            lookup_secret=lambda ak: (c["secret_access_key"], case["session_token"]) if ak == AK else None,
+            lookup_secret=lambda ak, token=token: (
+                (c["secret_access_key"], token) if ak == AK else None
+            ),
         )
         assert v.params == case["params"]
         assert v.access_key_id == AK

@@ -10,9 +10,9 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from test_transcribe_sigv4 import AK, SK, botocore_presign_signature, our_signature  # noqa: E402
 
 from scribewire.transcribe import Credentials, presign_url, verify_presigned  # noqa: E402
-from test_transcribe_sigv4 import AK, SK, botocore_presign_signature, our_signature  # noqa: E402
 
 pytestmark = pytest.mark.hypothesis
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import enum
 import uuid
-from typing import Union
 
 import msgspec
 
@@ -122,7 +121,7 @@ class Timestamp(_Sized):
     type_byte = HeaderType.TIMESTAMP
 
 
-HeaderValue = Union[bool, Byte, Short, Integer, Long, int, bytes, str, Timestamp, uuid.UUID]
+HeaderValue = bool | Byte | Short | Integer | Long | int | bytes | str | Timestamp | uuid.UUID
 
 
 class Message(msgspec.Struct, frozen=True):

@@ -17,7 +17,7 @@ event. A ``:message-type`` ``exception`` or ``error`` message is **returned** as
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 from msgspec.structs import force_setattr
@@ -325,7 +325,8 @@ class ChannelDefinition(msgspec.Struct, **_OPTS):
     def __post_init__(self) -> None:
         if isinstance(self.channel_id, bool) or self.channel_id not in (0, 1):
             raise ParameterError(
-                f"ChannelDefinition ChannelId = {self.channel_id!r}: must be 0 or 1 (protocol.md §4.4)"
+                f"ChannelDefinition ChannelId = {self.channel_id!r}: must be 0 or 1 "
+                "(protocol.md §4.4)"
             )
         if self.participant_role not in ("AGENT", "CUSTOMER"):
             raise ParameterError(
@@ -398,14 +399,14 @@ class UnknownEvent(msgspec.Struct, frozen=True):
     payload: bytes
 
 
-Event = Union[
-    TranscriptEvent,
-    MedicalTranscriptEvent,
-    UtteranceEvent,
-    CategoryEvent,
-    ConfigurationEvent,
-    UnknownEvent,
-]
+Event = (
+    TranscriptEvent
+    | MedicalTranscriptEvent
+    | UtteranceEvent
+    | CategoryEvent
+    | ConfigurationEvent
+    | UnknownEvent
+)
 
 # --------------------------------------------------------------------------- decoding
 
@@ -445,7 +446,9 @@ def decode_payload(event_type: str, payload: bytes, operation: Operation | str) 
     try:
         return decoder.decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise InvalidEventPayload(f"{event_type} payload does not match its schema: {exc}") from None
+        raise InvalidEventPayload(
+            f"{event_type} payload does not match its schema: {exc}"
+        ) from None
 
 
 def _service_error_text(payload: bytes) -> str:
@@ -514,7 +517,8 @@ class EventDecoder:
         raise UnexpectedMessage(f"unknown :message-type {mtype!r}")
 
 
-_BOUND = {op: EventDecoder(op) for op in Operation}
+# keyed by Operation; its str values hash and compare equal, so names hit too
+_BOUND: dict[Operation | str, EventDecoder] = {op: EventDecoder(op) for op in Operation}
 
 
 def decode_event(message: Message, *, operation: Operation | str) -> Event | ServiceError:
@@ -538,7 +542,7 @@ def decode_event(message: Message, *, operation: Operation | str) -> Event | Ser
         InvalidEventPayload: JSON that does not match the event's schema.
         ValueError: an unknown operation name.
     """
-    bound = _BOUND.get(operation)  # type: ignore[call-overload]
+    bound = _BOUND.get(operation)
     if bound is None:
         bound = _BOUND[Operation(operation)]
     return bound(message)

@@ -100,7 +100,9 @@ class TranscribeSession:
         chunk_duration: float = 0.1,
     ) -> None:
         if not isinstance(params, (StreamParams, MedicalStreamParams, CallAnalyticsParams)):
-            raise TypeError(f"params must be a Transcribe parameters object, got {type(params).__name__}")
+            raise TypeError(
+                f"params must be a Transcribe parameters object, got {type(params).__name__}"
+            )
         if not 0 < chunk_duration <= MAX_CHUNK_DURATION:
             raise ValueError(
                 f"chunk_duration must be > 0 and <= {MAX_CHUNK_DURATION} s, got {chunk_duration}"
