@@ -43,6 +43,7 @@ from ..errors import (
 )
 from ..transcribe import params as _params
 from ..transcribe.credentials import Credentials
+from ..transcribe.frames import encode_exception
 from ..transcribe.server_session import (
     AudioReceived,
     InputEnded,
@@ -129,7 +130,7 @@ class _Stream:
             else:
                 self.stats.exceptions.append(error.code)
                 self.stats.exception_messages.append(error.message)
-                await self.ws.send(_standalone_exception(error))
+                await self.ws.send(encode_exception(error.code, error.message))
                 self.stats.events_sent += 1
         except WsConnectionClosed:
             pass
@@ -150,12 +151,6 @@ class _Stream:
         # 1008/1011 would add nothing a client can act on and would make clients that treat
         # any other code as a transport failure report that instead of the exception.
         await self.ws.close(1000)
-
-
-def _standalone_exception(error: ServiceError) -> bytes:
-    session = ServerSession("standard", sample_rate=16000, channels=1, now=0.0)
-    session.fail(error)
-    return session.data_to_send()[0]
 
 
 class LocalTranscribeService:

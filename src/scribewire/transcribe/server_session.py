@@ -27,7 +27,7 @@ import enum
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -89,6 +89,19 @@ IDLE_TIMEOUT_MESSAGE = (
 StreamKind = Literal["standard", "medical", "call-analytics"]
 
 _ROLES = ("AGENT", "CUSTOMER")
+
+# (event, transcript, result, alternative, item) classes of the two TranscriptEvent paths
+# (ServerSession._transcript_event)
+_TRANSCRIPT_SHAPES: dict[str, tuple[type[Any], type[Any], type[Any], type[Any], type[Any]]] = {
+    "standard": (TranscriptEvent, Transcript, Result, Alternative, Item),
+    "medical": (
+        MedicalTranscriptEvent,
+        MedicalTranscript,
+        MedicalResult,
+        MedicalAlternative,
+        MedicalItem,
+    ),
+}
 
 
 class ServerState(enum.Enum):
@@ -486,72 +499,9 @@ class ServerSession:
                         ),
                     )
                 )
-            elif self.kind == "medical":
-                frame = encode_event(
-                    MedicalTranscriptEvent(
-                        MedicalTranscript(
-                            (
-                                MedicalResult(
-                                    result_id=rid,
-                                    start_time=seg.start,
-                                    end_time=seg.end,
-                                    is_partial=seg.is_partial,
-                                    alternatives=(
-                                        MedicalAlternative(
-                                            transcript=transcript,
-                                            items=tuple(
-                                                MedicalItem(
-                                                    start_time=w.start,
-                                                    end_time=w.end,
-                                                    type="pronunciation",
-                                                    content=w.content,
-                                                    confidence=None
-                                                    if seg.is_partial
-                                                    else w.confidence,
-                                                )
-                                                for w in seg.words
-                                            ),
-                                        ),
-                                    ),
-                                    channel_id=channel_tag,
-                                ),
-                            )
-                        )
-                    )
-                )
             else:
                 frame = encode_event(
-                    TranscriptEvent(
-                        Transcript(
-                            (
-                                Result(
-                                    result_id=rid,
-                                    start_time=seg.start,
-                                    end_time=seg.end,
-                                    is_partial=seg.is_partial,
-                                    alternatives=(
-                                        Alternative(
-                                            transcript=transcript,
-                                            items=tuple(
-                                                Item(
-                                                    start_time=w.start,
-                                                    end_time=w.end,
-                                                    type="pronunciation",
-                                                    content=w.content,
-                                                    confidence=None
-                                                    if seg.is_partial
-                                                    else w.confidence,
-                                                    stable=None if stable is None else stable[i],
-                                                )
-                                                for i, w in enumerate(seg.words)
-                                            ),
-                                        ),
-                                    ),
-                                    channel_id=channel_tag,
-                                ),
-                            )
-                        )
-                    )
+                    self._transcript_event(seg, rid, transcript, channel_tag, stable)
                 )
             self._out.append(frame)
             self.events_sent += 1
@@ -560,6 +510,44 @@ class ServerSession:
             else:
                 self.finals_sent += 1
                 self._result_ids.pop(key, None)
+
+    def _transcript_event(
+        self,
+        seg: ResultSegment,
+        rid: str,
+        transcript: str,
+        channel_tag: str | None,
+        stable: list[bool] | None,
+    ) -> TranscriptEvent | MedicalTranscriptEvent:
+        """The standard or medical result event for one segment update (protocol.md §4.3).
+
+        The two share their shape (event > transcript > result > alternative > items) and
+        differ in their classes; medical items carry no ``Stable``.
+        """
+        medical = self.kind == "medical"
+        shapes = _TRANSCRIPT_SHAPES[self.kind]
+        event_cls, transcript_cls, result_cls, alternative_cls, item_cls = shapes
+        items = tuple(
+            item_cls(
+                start_time=w.start,
+                end_time=w.end,
+                type="pronunciation",
+                content=w.content,
+                confidence=None if seg.is_partial else w.confidence,
+                **({} if medical else {"stable": None if stable is None else stable[i]}),
+            )
+            for i, w in enumerate(seg.words)
+        )
+        result = result_cls(
+            result_id=rid,
+            start_time=seg.start,
+            end_time=seg.end,
+            is_partial=seg.is_partial,
+            alternatives=(alternative_cls(transcript=transcript, items=items),),
+            channel_id=channel_tag,
+        )
+        event: TranscriptEvent | MedicalTranscriptEvent = event_cls(transcript_cls((result,)))
+        return event
 
     def data_to_send(self) -> list[bytes]:
         """Frames queued since the last call; send each as one binary WebSocket message."""
