@@ -4,7 +4,10 @@ Wire format: protocol.md §1 (Smithy "Amazon event stream" spec). Same names,
 signatures and errors as the pure twin; both run the same test suite. Messages are
 framed in one allocation of the final ``bytes`` object; CRCs come from the C kernel
 (csrc/crc32.c); the decoder parses complete messages straight from the caller's buffer
-and copies only a message that arrives in pieces.
+and copies only a message that arrives in pieces. ``feed_events`` routes event messages
+to their handlers without building a ``Message`` or a headers dict: common header names
+and values are matched against interned strings, and the routing of the last headers
+section is reused when the next one is byte-identical (Transcribe repeats it).
 """
 
 import sys
