@@ -318,3 +318,24 @@ def test_repeated_header_sections_route_by_their_bytes(es: ModuleType) -> None:
     assert out[-2:] == [("fallback", None)] * 2
     with pytest.raises(errors.DuplicateHeader):
         dec.feed_events(dup, {}, fb, out)
+
+
+@pytest.mark.parametrize("es", TWINS)
+def test_interrupted_handler_closes_the_decoder(es: ModuleType) -> None:
+    # a BaseException (KeyboardInterrupt) escaping a handler passes through once; the
+    # bytes after it are lost, so every later call says so instead of desynchronising
+    def handler(payload: bytes) -> bytes:
+        if payload == b"2":
+            raise KeyboardInterrupt
+        return payload
+
+    dec = es.EventStreamDecoder()
+    out: list[Any] = []
+    with pytest.raises(KeyboardInterrupt):
+        dec.feed_events(event("A", b"1") + event("A", b"2") + event("A", b"3"), {"A": handler},
+                        lambda m: m, out)
+    assert out == [b"1"]
+    for call in (lambda: dec.feed(event("A")), lambda: dec.feed_events(b"", {}, len, [])):
+        with pytest.raises(RuntimeError, match="interrupted by KeyboardInterrupt") as info:
+            call()
+        assert isinstance(info.value.__cause__, KeyboardInterrupt)

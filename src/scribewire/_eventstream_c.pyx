@@ -563,6 +563,17 @@ cdef object _dict_event_type(dict headers):
 DEF HDR_CACHE = 256
 
 
+cdef object _interrupted(BaseException exc):
+    """What a decoder raises after a ``BaseException`` (not an ``Exception``) escaped a
+    handler mid-stream: it was re-raised once, and the bytes after it are lost."""
+    err = RuntimeError(
+        f"EventStreamDecoder closed: a handler was interrupted by {type(exc).__name__} "
+        "and the stream position is lost"
+    )
+    err.__cause__ = exc
+    return err
+
+
 cdef class EventStreamDecoder:
     """Incremental event-stream decoder (protocol.md §1.5, "recommended behaviour").
 
@@ -797,6 +808,9 @@ cdef class EventStreamDecoder:
                 self._hold(p, n)
         except Exception as exc:
             self._failed = exc
+            raise
+        except BaseException as exc:  # KeyboardInterrupt in a handler: the position is lost
+            self._failed = _interrupted(exc)
             raise
         finally:
             self._feeding = False

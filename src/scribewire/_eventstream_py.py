@@ -322,6 +322,17 @@ def _dispatch(
     return fallback(msg)
 
 
+def _interrupted(exc: BaseException) -> RuntimeError:
+    """What a decoder raises after a ``BaseException`` (not an ``Exception``) escaped a
+    handler mid-stream: it was re-raised once, and the bytes after it are lost."""
+    err = RuntimeError(
+        f"EventStreamDecoder closed: a handler was interrupted by {type(exc).__name__} "
+        "and the stream position is lost"
+    )
+    err.__cause__ = exc
+    return err
+
+
 class EventStreamDecoder:
     """Incremental event-stream decoder (protocol.md §1.5, "recommended behaviour").
 
@@ -433,6 +444,9 @@ class EventStreamDecoder:
                     out.append(_dispatch(msg, handlers, fallback))  # type: ignore[arg-type]
         except Exception as exc:
             self._failed = exc
+            raise
+        except BaseException as exc:  # KeyboardInterrupt in a handler: the position is lost
+            self._failed = _interrupted(exc)
             raise
         finally:
             self._feeding = False
