@@ -37,7 +37,7 @@ from .client import Params, TranscribeClient, run
 from .errors import CredentialsError, ScribewireError
 from .output import FORMATS, Formatter, make_formatter, segments
 from .transcribe.credentials import Credentials, resolve_credentials
-from .transcribe.events import ChannelDefinition, ConfigurationEvent
+from .transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 
 __all__ = ["build_parser", "main", "transcribe_main"]
@@ -298,39 +298,19 @@ async def _transcribe_job(
     assert job.params is not None
     with open_audio(job.path, raw_format=_raw_for(job.path, raw)) as source:
         channels = job.params.channels if job.configuration is None else 2
-        frames = max(1, round(job.params.sample_rate * client.chunk_duration)) * 10
-        chunks = source.chunks(
-            frames,
-            sample_rate=job.params.sample_rate,
-            channels=channels,
-            channel=job.channel,
-        )
+
+        def show(event: Event) -> None:
+            for seg in segments(event, job.name):
+                if seg.is_partial:
+                    display.partial(job.name, seg.label, seg.text)
+                else:
+                    display.final_written()
+                    formatter.write(seg)
+
         formatter.begin(job.name)
-        async with client.stream(job.params, configuration=job.configuration) as stream:
-
-            async def feed() -> None:
-                try:
-                    for chunk in chunks:
-                        await stream.send(chunk)
-                    await stream.end()
-                except Exception as exc:
-                    stream._fail(exc, abort=True)
-                    raise
-
-            feeder = asyncio.ensure_future(feed())
-            try:
-                async for event in stream:
-                    for seg in segments(event, job.name):
-                        if seg.is_partial:
-                            display.partial(job.name, seg.label, seg.text)
-                        else:
-                            display.final_written()
-                            formatter.write(seg)
-                await feeder
-            finally:
-                if not feeder.done():
-                    feeder.cancel()
-                await asyncio.gather(feeder, return_exceptions=True)
+        await client._stream_source(
+            source, job.params, job.configuration, channels, job.channel, show
+        )
         formatter.end(job.name)
 
 

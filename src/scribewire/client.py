@@ -65,7 +65,7 @@ from websockets.exceptions import (
 from websockets.protocol import State
 
 from . import _pacing
-from .audio import Resampler, float32_to_int16, open_audio
+from .audio import AudioSource, Resampler, float32_to_int16, open_audio
 from .errors import (
     AudioFormatError,
     AudioTypeError,
@@ -261,24 +261,43 @@ class TranscribeClient:
                 raise AudioFormatError(
                     f"{path}: {source.channels} channel(s), but the stream expects {channels}"
                 )
-            frames = max(1, round(params.sample_rate * self.chunk_duration)) * 10
-            chunks = source.chunks(
-                frames, sample_rate=params.sample_rate, channels=channels, channel=channel
-            )
             events: list[Event] = []
-            async with self.stream(params, configuration=configuration) as stream:
-                feeder = asyncio.ensure_future(_feed(stream, chunks))
-                try:
-                    async for event in stream:
-                        events.append(event)
-                        if on_event is not None:
-                            on_event(event)
-                    await feeder
-                finally:
-                    if not feeder.done():
-                        feeder.cancel()
-                        await asyncio.gather(feeder, return_exceptions=True)
+
+            def take(event: Event) -> None:
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+
+            await self._stream_source(source, params, configuration, channels, channel, take)
             return events
+
+    async def _stream_source(
+        self,
+        source: AudioSource,
+        params: Params,
+        configuration: ConfigurationEvent | None,
+        channels: int,
+        channel: int | None,
+        on_event: Callable[[Event], None],
+    ) -> None:
+        """Stream ``source`` converted to ``params.sample_rate`` Hz and ``channels``
+        (``channel`` alone if given), ten AudioEvents' worth per read, then end it; hand
+        each event to ``on_event`` as it arrives. Shared by :meth:`transcribe_file` and
+        the CLI."""
+        frames = max(1, round(params.sample_rate * self.chunk_duration)) * 10
+        chunks = source.chunks(
+            frames, sample_rate=params.sample_rate, channels=channels, channel=channel
+        )
+        async with self.stream(params, configuration=configuration) as stream:
+            feeder = asyncio.ensure_future(_feed(stream, chunks))
+            try:
+                async for event in stream:
+                    on_event(event)
+                await feeder
+            finally:
+                if not feeder.done():
+                    feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
 
     # ------------------------------------------------------------------ internals
 
