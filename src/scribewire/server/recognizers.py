@@ -93,6 +93,13 @@ def _check_pcm(pcm: bytes) -> None:
         raise AudioFormatError(f"int16 PCM must have an even byte count, got {len(pcm)} bytes")
 
 
+def _power(pcm: bytes) -> tuple[npt.NDArray[np.float32], float]:
+    """The int16 LE samples of ``pcm`` as float32 and their mean square (int16 units
+    squared; 0.0 for no samples)."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    return x, float(np.dot(x, x)) / max(1, len(x))
+
+
 # --------------------------------------------------------------------------- null
 
 
@@ -155,9 +162,9 @@ class NullRecognizer:
         _check_pcm(pcm)
         if not pcm:
             return []
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+        samples, power = _power(pcm)
         end = t + len(samples) / self.sample_rate
-        loud = float(np.dot(samples, samples)) / len(samples) > self._threshold
+        loud = power > self._threshold
         out: list[Segment] = []
         if loud:
             if self._seg_start is None:
@@ -344,8 +351,7 @@ class _LevelNormaliser:
         self._min_snr = min_snr_db
 
     def __call__(self, frame: bytes) -> bytes:
-        x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
-        power = float(np.dot(x, x)) / max(1, len(x))
+        x, power = _power(frame)
         level = float(10.0 * np.log10(power / 1073741824.0)) if power > 0.0 else -100.0
         if self._floor is None or level < self._floor:
             self._floor = level
