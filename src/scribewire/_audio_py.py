@@ -25,6 +25,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from ._buffers import FLOAT32_FORMATS, INT16_FORMATS, acquire, byte_view, flat_bytes
 from .errors import AudioFormatError, AudioTypeError
 
 __all__ = [
@@ -45,9 +46,6 @@ __all__ = [
 Buffer = Any  # collections.abc.Buffer from Python 3.12; anything exporting the buffer protocol
 W = TypeVar("W")
 
-_BYTE_FORMATS = frozenset({"B", "b", "c"})
-_INT16_FORMATS = frozenset({"h", "<h", "=h", "@h"})
-_FLOAT32_FORMATS = frozenset({"f", "<f", "=f", "@f"})
 
 _I16 = np.dtype("<i2")
 _F32 = np.dtype("<f4")
@@ -59,38 +57,14 @@ ALAW_ENCODINGS = frozenset({"alaw", "pcm_alaw"})
 # --------------------------------------------------------------------------- buffers
 
 
-def _flat(m: memoryview) -> memoryview:
-    """A 1-D unsigned-byte view of a C-contiguous ``m`` (including empty N-D arrays)."""
-    if m.ndim == 1 and m.format == "B":
-        return m
-    if m.nbytes == 0:
-        return memoryview(b"")
-    return m.cast("B")
-
-
 def _view(data: Buffer, formats: frozenset[str], what: str, name: str = "data") -> memoryview:
     """A flat byte view of ``data``; AudioTypeError / AudioFormatError for the wrong kind."""
-    try:
-        m = memoryview(data)
-    except TypeError:
-        raise AudioTypeError(
-            f"{name} must be a bytes-like object ({what}), not {type(data).__name__}"
-        ) from None
-    if m.format not in _BYTE_FORMATS and m.format not in formats:
-        raise AudioTypeError(f"{name} has item format {m.format!r}; expected {what} or bytes")
-    if not m.c_contiguous:
-        raise AudioFormatError(f"{name} must be C-contiguous")
-    return _flat(m)
+    return byte_view(data, name, what, formats=formats)
 
 
 def _width_view(data: Buffer, sample_width: int, name: str) -> memoryview:
     """A flat byte view of ``data`` whose items are bytes or ``sample_width`` wide."""
-    try:
-        m = memoryview(data)
-    except TypeError:
-        raise AudioTypeError(
-            f"{name} must be a bytes-like object, not {type(data).__name__}"
-        ) from None
+    m = acquire(data, name, f"{sample_width}-byte samples")
     if m.itemsize not in (1, sample_width):
         raise AudioTypeError(
             f"{name} has {m.itemsize}-byte items ({m.format!r}); expected bytes or "
@@ -98,7 +72,7 @@ def _width_view(data: Buffer, sample_width: int, name: str) -> memoryview:
         )
     if not m.c_contiguous:
         raise AudioFormatError(f"{name} must be C-contiguous")
-    return _flat(m)
+    return flat_bytes(m)
 
 
 def _out_view(out: Buffer, nbytes: int) -> memoryview:
@@ -112,7 +86,7 @@ def _out_view(out: Buffer, nbytes: int) -> memoryview:
         raise AudioFormatError("out must be C-contiguous")
     if m.nbytes < nbytes:
         raise AudioFormatError(f"out holds {m.nbytes} bytes; {nbytes} bytes are needed")
-    return _flat(m)[:nbytes]
+    return flat_bytes(m)[:nbytes]
 
 
 def _check_even(nbytes: int, name: str = "data") -> None:
@@ -191,7 +165,7 @@ _ALAW_DEC = _alaw_decode_table()
 
 
 def _g711_encode(table: npt.NDArray[np.uint8], data: Buffer, out: Any) -> Any:
-    m = _view(data, _INT16_FORMATS, "int16 PCM")
+    m = _view(data, INT16_FORMATS, "int16 PCM")
     _check_even(m.nbytes)
     if out is not None:
         _out_view(out, m.nbytes >> 1)
@@ -318,7 +292,7 @@ def int16_to_float32(data: Buffer, out: Any = None) -> Any:
         AudioFormatError: odd byte count, non-contiguous buffer, ``out`` too small.
         AudioTypeError: not a buffer, or items that are neither bytes nor int16.
     """
-    m = _view(data, _INT16_FORMATS, "int16 PCM")
+    m = _view(data, INT16_FORMATS, "int16 PCM")
     _check_even(m.nbytes)
     if out is not None:
         _out_view(out, 2 * m.nbytes)
@@ -349,7 +323,7 @@ def float32_to_int16(data: Buffer, out: Any = None) -> Any:
         AudioFormatError: nbytes not a multiple of 4, non-contiguous buffer, ``out`` too small.
         AudioTypeError: not a buffer, or items that are neither bytes nor float32.
     """
-    m = _view(data, _FLOAT32_FORMATS, "float32 samples")
+    m = _view(data, FLOAT32_FORMATS, "float32 samples")
     if m.nbytes & 3:
         raise AudioFormatError(f"data holds {m.nbytes} bytes: float32 needs a multiple of 4")
     if out is not None:
@@ -472,7 +446,7 @@ def downmix(data: Buffer, channels: int, *, out: Any = None) -> Any:
         AudioTypeError: not a buffer, items neither bytes nor int16, non-int channels.
     """
     ch = _check_channels(channels)
-    m = _view(data, _INT16_FORMATS, "int16 PCM")
+    m = _view(data, INT16_FORMATS, "int16 PCM")
     if m.nbytes % (2 * ch):
         raise AudioFormatError(
             f"data holds {m.nbytes} bytes: not a whole number of {ch}-channel int16 frames"
@@ -603,7 +577,7 @@ class SoxrStream:
         self.engine = f"python-soxr {soxr.__version__} (ResampleStream)"
         self._kernels = kernels if kernels is not None else sys.modules[__name__]
         self._frame_bytes = channels * (2 if dtype == "int16" else 4)
-        self._formats = _INT16_FORMATS if dtype == "int16" else _FLOAT32_FORMATS
+        self._formats = INT16_FORMATS if dtype == "int16" else FLOAT32_FORMATS
         self._stream = soxr.ResampleStream(in_rate, out_rate, channels, "float32", quality)
 
     def _samples(self, data: Buffer) -> npt.NDArray[np.float32]:

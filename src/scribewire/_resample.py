@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _impl
+from ._buffers import FLOAT32_FORMATS, INT16_FORMATS, byte_view
 from .errors import AudioFormatError, AudioTypeError
 
 __all__ = ["QUALITIES", "Resampler"]
@@ -24,11 +25,7 @@ _kernels = _impl.load("audio")
 QUALITIES = ("QQ", "LQ", "MQ", "HQ", "VHQ")
 _DTYPES = ("int16", "float32")
 _MAX_RATE = 768_000
-_BYTE_FORMATS = frozenset({"B", "b", "c"})
-_ITEM_FORMATS = {
-    "int16": frozenset({"h", "<h", "=h", "@h"}),
-    "float32": frozenset({"f", "<f", "=f", "@f"}),
-}
+_ITEM_FORMATS = {"int16": INT16_FORMATS, "float32": FLOAT32_FORMATS}
 
 
 def _check_rate(name: str, rate: object) -> int:
@@ -127,26 +124,13 @@ class Resampler:
 
     def _view(self, data: object) -> memoryview:
         """``data`` as a flat byte view, checked once: type, contiguity, whole frames."""
-        try:
-            m = memoryview(data)  # type: ignore[arg-type]
-        except TypeError:
-            raise AudioTypeError(
-                f"data must be a bytes-like object of {self.dtype} PCM, not {type(data).__name__}"
-            ) from None
-        if m.format not in _BYTE_FORMATS and m.format not in _ITEM_FORMATS[self.dtype]:
-            raise AudioTypeError(
-                f"data has item format {m.format!r}; expected {self.dtype} or bytes"
-            )
-        if not m.c_contiguous:
-            raise AudioFormatError("data must be C-contiguous")
+        m = byte_view(data, "data", f"{self.dtype} PCM", formats=_ITEM_FORMATS[self.dtype])
         if m.nbytes % self._frame_bytes:
             raise AudioFormatError(
                 f"data holds {m.nbytes} bytes: not a whole number of {self.channels}-channel "
                 f"{self.dtype} frames ({self._frame_bytes} bytes each)"
             )
-        if m.ndim == 1 and m.format == "B":
-            return m
-        return m.cast("B") if m.nbytes else memoryview(b"")
+        return m
 
     def _passthrough(self, data: object) -> bytes:
         return bytes(self._view(data))

@@ -65,6 +65,7 @@ from websockets.exceptions import (
 from websockets.protocol import State
 
 from . import _pacing
+from ._buffers import byte_view
 from .audio import AudioSource, Resampler, float32_to_int16, open_audio
 from .errors import (
     AudioFormatError,
@@ -532,18 +533,8 @@ class TranscribeStream:
                 audio = float32_to_int16(audio)
             elif str(dtype) != "int16":
                 raise AudioTypeError(f"audio arrays must be int16 or float32, not {dtype}")
-        if isinstance(audio, str):
-            raise AudioTypeError("audio must be bytes-like int16 PCM or a numpy array, not str")
-        try:
-            view = memoryview(audio)  # type: ignore[arg-type]
-        except TypeError:
-            raise AudioTypeError(
-                f"audio must be bytes-like int16 PCM or a numpy array, not {type(audio).__name__}"
-            ) from None
-        if not view.c_contiguous:
-            raise AudioTypeError("audio buffer must be C-contiguous")
-        if view.ndim != 1 or view.format != "B":
-            view = view.cast("B")
+        # a strided array is an AudioTypeError too, as for TranscribeSession.send_audio
+        view = byte_view(audio, "audio", "int16 PCM or a numpy array", layout_error=AudioTypeError)
         bpf = self.session.bytes_per_frame or 2
         if sample_rate is not None and sample_rate != self.params.sample_rate:
             if self._resampler is None or self._resampler[0] != sample_rate:
@@ -571,7 +562,7 @@ class TranscribeStream:
                 rate.
 
         Raises:
-            AudioTypeError: not bytes-like / an array of another dtype.
+            AudioTypeError: not bytes-like / not C-contiguous / an array of another dtype.
             AudioFormatError: resampled audio that is not whole frames.
             SessionStateError: ``end()`` was already called.
             ServiceError, ProtocolError, ConnectionClosed: the stream failed.
