@@ -2,14 +2,17 @@
 
 No scribewire code: the local service is checked against an independent implementation of
 the wire (botocore's ``SigV4QueryAuth`` presigns, a hand-written event-stream encoder frames
-audio, botocore's ``EventStreamBuffer`` decodes the answers).
+audio, botocore's ``EventStreamBuffer`` decodes the answers, amazon_transcribe's
+``EventSigner`` signs envelopes).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,11 +25,22 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 
-def presign(base: str, path: str, params: dict[str, str], *, access_key: str, secret: str,
-            region: str, token: str | None = None, expires: int = 300) -> str:
+def presign(
+    base: str,
+    path: str,
+    params: dict[str, str],
+    *,
+    access_key: str,
+    secret: str,
+    region: str,
+    token: str | None = None,
+    expires: int = 300,
+) -> str:
     http = base.replace("ws://", "http://").replace("wss://", "https://")
     req = AWSRequest(method="GET", url=f"{http}{path}?{urlencode(params, quote_via=quote)}")
-    SigV4QueryAuth(Credentials(access_key, secret, token), "transcribe", region, expires=expires).add_auth(req)
+    SigV4QueryAuth(
+        Credentials(access_key, secret, token), "transcribe", region, expires=expires
+    ).add_auth(req)
     return req.url.replace("http://", "ws://").replace("https://", "wss://")
 
 
@@ -45,11 +59,47 @@ def frame(headers: dict[str, str], payload: bytes) -> bytes:
     return body + struct.pack(">I", zlib.crc32(body))
 
 
+def event_frame(event_type: str, content_type: str, payload: bytes) -> bytes:
+    """A client event message (``:message-type`` event) with the usual three headers."""
+    headers = {":content-type": content_type, ":event-type": event_type, ":message-type": "event"}
+    return frame(headers, payload)
+
+
 def audio_frame(pcm: bytes) -> bytes:
-    return frame(
-        {":content-type": "application/octet-stream", ":event-type": "AudioEvent", ":message-type": "event"},
-        pcm,
-    )
+    return event_frame("AudioEvent", "application/octet-stream", pcm)
+
+
+def configuration_frame(payload: bytes) -> bytes:
+    """A Call Analytics ``ConfigurationEvent`` message carrying ``payload`` (JSON)."""
+    return event_frame("ConfigurationEvent", "application/json", payload)
+
+
+def channel_definitions(*roles: str) -> bytes:
+    """ConfigurationEvent JSON giving channel ``i`` the participant role ``roles[i]``."""
+    defs = [{"ChannelId": i, "ParticipantRole": r} for i, r in enumerate(roles)]
+    return json.dumps({"ChannelDefinitions": defs}).encode()
+
+
+def amazon_envelopes(
+    payloads: list[bytes],
+    prior: bytes,
+    secret: str,
+    region: str,
+    utc_now: Callable[[], datetime.datetime],
+) -> list[bytes]:
+    """Signed envelopes around ``payloads`` from amazon_transcribe's ``EventSigner`` and
+    serializer (the oracle), the chain seeded with ``prior`` (the URL's signature)."""
+    from amazon_transcribe.auth import Credentials as AtCredentials
+    from amazon_transcribe.eventstream import EventSigner, EventStreamMessageSerializer
+
+    signer = EventSigner("transcribe", region, utc_now=utc_now)
+    creds = AtCredentials("AKIDEXAMPLE", secret)
+    out = []
+    for p in payloads:
+        headers = signer.sign(p, prior, creds)
+        prior = headers[":chunk-signature"]
+        out.append(EventStreamMessageSerializer().serialize(headers, p))
+    return out
 
 
 @dataclass
@@ -61,10 +111,14 @@ class Reply:
     close_code: int | None = None
 
     def results(self) -> list[dict[str, Any]]:
-        return [r for t, e in self.events if t == "TranscriptEvent" for r in e["Transcript"]["Results"]]
+        return [
+            r for t, e in self.events if t == "TranscriptEvent" for r in e["Transcript"]["Results"]
+        ]
 
 
-async def run_stream(url: str, frames: list[bytes], *, read_timeout: float = 30.0, text: str | None = None) -> Reply:
+async def run_stream(
+    url: str, frames: list[bytes], *, read_timeout: float = 30.0, text: str | None = None
+) -> Reply:
     """Send ``frames`` (binary) then read until the server closes."""
     import asyncio
 

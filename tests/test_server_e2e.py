@@ -14,9 +14,18 @@ import struct
 import uuid
 import zlib
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from _server_client import audio_frame, frame, presign, run_stream
+from _server_client import (
+    amazon_envelopes,
+    audio_frame,
+    channel_definitions,
+    configuration_frame,
+    frame,
+    presign,
+    run_stream,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -148,21 +157,7 @@ def test_call_analytics_configuration_and_roles() -> None:
         0: ReplayScript(((Word("hello", 0.1, 0.3, 1.0),),)),
         1: ReplayScript(((Word("hi", 0.5, 0.7, 1.0),),)),
     }
-    config = frame(
-        {
-            ":content-type": "application/json",
-            ":event-type": "ConfigurationEvent",
-            ":message-type": "event",
-        },
-        json.dumps(
-            {
-                "ChannelDefinitions": [
-                    {"ChannelId": 0, "ParticipantRole": "CUSTOMER"},
-                    {"ChannelId": 1, "ParticipantRole": "AGENT"},
-                ]
-            }
-        ).encode(),
-    )
+    config = configuration_frame(channel_definitions("CUSTOMER", "AGENT"))
 
     async def main() -> Any:
         async with LocalTranscribeService(recognizer="replay", replay=script) as svc:
@@ -416,21 +411,7 @@ def test_session_id_conflict_ends_older_stream() -> None:
 
 def test_configuration_event_must_come_first() -> None:
     q = {"language-code": "en-US", "media-encoding": "pcm", "sample-rate": "8000"}
-    config = frame(
-        {
-            ":content-type": "application/json",
-            ":event-type": "ConfigurationEvent",
-            ":message-type": "event",
-        },
-        json.dumps(
-            {
-                "ChannelDefinitions": [
-                    {"ChannelId": 0, "ParticipantRole": "AGENT"},
-                    {"ChannelId": 1, "ParticipantRole": "CUSTOMER"},
-                ]
-            }
-        ).encode(),
-    )
+    config = configuration_frame(channel_definitions("AGENT", "CUSTOMER"))
     reply, _ = run(_one({}, [audio_frame(silence(0.1, 8000)), config], params=q, path=CA))
     assert reply.exceptions[0][0] == "BadRequestException"
     assert "first event" in reply.exceptions[0][1]
@@ -446,26 +427,6 @@ def test_wrong_event_type() -> None:
 # --------------------------------------------------------------------------- strict envelopes
 
 
-def _amazon_envelopes(
-    url: str, secret: str, region: str, payloads: list[bytes], when: Any
-) -> list[bytes]:
-    """Signed envelopes from amazon_transcribe's EventSigner, seeded with the URL's signature."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from amazon_transcribe.auth import Credentials as AtCredentials
-    from amazon_transcribe.eventstream import EventSigner, EventStreamMessageSerializer
-
-    prior = bytes.fromhex(parse_qs(urlsplit(url).query)["X-Amz-Signature"][0])
-    signer = EventSigner("transcribe", region, utc_now=lambda: when)
-    creds = AtCredentials("unused", secret)
-    out = []
-    for p in payloads:
-        headers = signer.sign(p, prior, creds)
-        prior = headers[":chunk-signature"]
-        out.append(EventStreamMessageSerializer().serialize(headers, p))
-    return out
-
-
 @pytest.mark.parametrize("fault", [None, "tamper", "stale"])
 def test_verify_event_signatures(fault: str | None) -> None:
     import datetime as dt
@@ -479,9 +440,9 @@ def test_verify_event_signatures(fault: str | None) -> None:
             url = url_for(svc)
             when = svc.now_utc() - dt.timedelta(seconds=600 if fault == "stale" else 0)
             payloads = chunks(silence(0.5)) + [audio_frame(b""), b""]
-            frames = _amazon_envelopes(
-                url, svc.credentials.secret_access_key, svc.region, payloads, when
-            )
+            prior = bytes.fromhex(parse_qs(urlsplit(url).query)["X-Amz-Signature"][0])
+            secret = svc.credentials.secret_access_key
+            frames = amazon_envelopes(payloads, prior, secret, svc.region, lambda: when)
             if fault == "tamper":  # other audio under the same signature, CRCs redone
                 from botocore.eventstream import EventStreamBuffer
 

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 import pytest
-from _server_client import audio_frame, frame
+from _server_client import amazon_envelopes, audio_frame, configuration_frame, frame
 
 from scribewire import eventstream
 from scribewire.errors import (
@@ -397,14 +397,7 @@ def test_call_analytics_configuration() -> None:
 def test_call_analytics_bad_configuration(payload: bytes, message: str) -> None:
     s = session("call-analytics")
     s.receive_data(
-        frame(
-            {
-                ":content-type": "application/json",
-                ":event-type": "ConfigurationEvent",
-                ":message-type": "event",
-            },
-            payload,
-        ),
+        configuration_frame(payload),
         0.0,
     )
     assert_failed(s, BadRequestException, re.compile(message))
@@ -434,20 +427,8 @@ def _amazon(
     payloads: list[bytes], times: list[dt.datetime], seed: str = SEED, secret: str = SECRET
 ) -> list[bytes]:
     """The same chain built with amazon_transcribe's EventSigner and serializer (oracle)."""
-    from amazon_transcribe.auth import Credentials as AtCredentials
-    from amazon_transcribe.eventstream import EventSigner as AtSigner
-    from amazon_transcribe.eventstream import EventStreamMessageSerializer
-
     clock = iter(times)
-    signer = AtSigner("transcribe", REGION, utc_now=lambda: next(clock))
-    creds = AtCredentials("AKIDEXAMPLE", secret)
-    prior = bytes.fromhex(seed)
-    out = []
-    for p in payloads:
-        headers = signer.sign(p, prior, creds)
-        prior = headers[":chunk-signature"]
-        out.append(EventStreamMessageSerializer().serialize(headers, p))
-    return out
+    return amazon_envelopes(payloads, bytes.fromhex(seed), secret, REGION, lambda: next(clock))
 
 
 SIGNERS = [pytest.param(_ours, id="scribewire"), pytest.param(_amazon, id="amazon_transcribe")]
