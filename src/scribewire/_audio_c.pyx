@@ -198,6 +198,18 @@ cdef int _acquire_out(object out, Py_buffer *view, Py_ssize_t nbytes) except -1:
     return 0
 
 
+cdef object _dest(object out, Py_buffer *oview, Py_ssize_t nbytes, uint8_t **dst):
+    """Where a kernel writes ``nbytes``: a new ``bytes`` or ``out`` (then acquired into
+    ``oview``: release it when done). Returns the object to hand back; sets ``*dst``."""
+    if out is None:
+        res = PyBytes_FromStringAndSize(NULL, nbytes)
+        dst[0] = <uint8_t *>PyBytes_AS_STRING(res)
+        return res
+    _acquire_out(out, oview, nbytes)
+    dst[0] = <uint8_t *>oview.buf
+    return out
+
+
 cdef inline void _run(unary_fn fn, const uint8_t *src, uint8_t *dst, size_t n,
                       Py_ssize_t nbytes) noexcept:
     if nbytes >= _GIL_NBYTES:
@@ -213,6 +225,7 @@ cdef object _unary(object data, object out, unary_fn fn, int code, Py_ssize_t in
     cdef Py_buffer view
     cdef Py_buffer oview
     cdef const uint8_t *src
+    cdef uint8_t *dst
     cdef Py_ssize_t nbytes, n
     cdef bint held = False
     if type(data) is bytes:
@@ -236,14 +249,11 @@ cdef object _unary(object data, object out, unary_fn fn, int code, Py_ssize_t in
                 )
             raise AudioFormatError(f"data holds {nbytes} bytes: float32 needs a multiple of 4")
         n = nbytes // in_item
-        if out is None:
-            res = PyBytes_FromStringAndSize(NULL, n * out_item)
-            _run(fn, src, <uint8_t *>PyBytes_AS_STRING(res), <size_t>n, nbytes)
-            return res
-        _acquire_out(out, &oview, n * out_item)
-        _run(fn, src, <uint8_t *>oview.buf, <size_t>n, nbytes)
-        PyBuffer_Release(&oview)
-        return out
+        res = _dest(out, &oview, n * out_item, &dst)
+        _run(fn, src, dst, <size_t>n, nbytes)
+        if out is not None:
+            PyBuffer_Release(&oview)
+        return res
     finally:
         if held:
             PyBuffer_Release(&view)
@@ -379,13 +389,7 @@ def interleave(channels, *, sample_width=2, out=None):
         if nb % width:
             raise AudioFormatError(f"channel length {nb} bytes is not a multiple of {width}")
         total = nb * nch
-        if out is None:
-            res = PyBytes_FromStringAndSize(NULL, total)
-            dst = <uint8_t *>PyBytes_AS_STRING(res)
-        else:
-            _acquire_out(out, &oview, total)
-            dst = <uint8_t *>oview.buf
-            res = out
+        res = _dest(out, &oview, total, &dst)
         if total >= _GIL_NBYTES:
             with nogil:
                 sw_interleave(chans.ptrs, <size_t>nch, <size_t>(nb // width), <size_t>width, dst)
@@ -451,13 +455,7 @@ def downmix(data, channels, *, out=None):
                 f"data holds {nb} bytes: not a whole number of {nch}-channel int16 frames"
             )
         frames = nb // (2 * nch)
-        if out is None:
-            res = PyBytes_FromStringAndSize(NULL, frames * 2)
-            dst = <uint8_t *>PyBytes_AS_STRING(res)
-        else:
-            _acquire_out(out, &oview, frames * 2)
-            dst = <uint8_t *>oview.buf
-            res = out
+        res = _dest(out, &oview, frames * 2, &dst)
         if nb >= _GIL_NBYTES:
             with nogil:
                 sw_downmix_i16(<const uint8_t *>view.buf, <size_t>nch, <size_t>frames, dst)
@@ -500,13 +498,7 @@ def telephony_to_pcm(data, encoding="mulaw", *, channels=None, out=None):
         try:
             nb = _chans_take(&chans, data, nch, K_BYTES, 1, "data")
             total = 2 * nb * nch
-            if out is None:
-                res = PyBytes_FromStringAndSize(NULL, total)
-                dst = <uint8_t *>PyBytes_AS_STRING(res)
-            else:
-                _acquire_out(out, &oview, total)
-                dst = <uint8_t *>oview.buf
-                res = out
+            res = _dest(out, &oview, total, &dst)
             if total >= _GIL_NBYTES:
                 with nogil:
                     sw_g711_decode_interleave(table, chans.ptrs, <size_t>nch, <size_t>nb, dst)
