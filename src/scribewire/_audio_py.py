@@ -109,6 +109,18 @@ def _check_width(sample_width: object) -> int:
     return sample_width
 
 
+def _common_nbytes(views: Sequence[memoryview], name: str, unit: str) -> int:
+    """The byte length shared by the per-channel ``views`` (``name[i]`` in messages, which
+    count ``unit``: one per byte); AudioFormatError when they differ."""
+    n = views[0].nbytes
+    for i, v in enumerate(views):
+        if v.nbytes != n:
+            raise AudioFormatError(
+                f"{name}[{i}] holds {v.nbytes} {unit}; {name}[0] holds {n}: lengths must match"
+            )
+    return n
+
+
 def _emit(arr: npt.NDArray[Any], out: Any) -> Any:
     if out is None:
         return arr.tobytes()
@@ -375,12 +387,7 @@ def interleave(channels: Sequence[Buffer], *, sample_width: int = 2, out: Any = 
     if not channels:
         raise AudioFormatError("interleave needs at least one channel")
     views = [_width_view(c, width, f"channels[{i}]") for i, c in enumerate(channels)]
-    n = views[0].nbytes
-    for i, v in enumerate(views):
-        if v.nbytes != n:
-            raise AudioFormatError(
-                f"channels[{i}] holds {v.nbytes} bytes; channels[0] holds {n}: lengths must match"
-            )
+    n = _common_nbytes(views, "channels", "bytes")
     if n % width:
         raise AudioFormatError(f"channel length {n} bytes is not a multiple of {width}")
     if out is not None:
@@ -524,12 +531,7 @@ def telephony_to_pcm(
         if not data:
             raise AudioFormatError("telephony_to_pcm needs at least one channel buffer")
         views = [_view(c, frozenset(), "G.711 codes", f"data[{i}]") for i, c in enumerate(data)]
-        n = views[0].nbytes
-        for i, v in enumerate(views):
-            if v.nbytes != n:
-                raise AudioFormatError(
-                    f"data[{i}] holds {v.nbytes} codes; data[0] holds {n}: lengths must match"
-                )
+        n = _common_nbytes(views, "data", "codes")
         if out is not None:
             _out_view(out, 2 * n * len(views))
         res = np.empty((n, len(views)), dtype=_I16)

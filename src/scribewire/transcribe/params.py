@@ -532,8 +532,6 @@ _BY_PATH: dict[str, type[_Base]] = {
     cls.path: cls for cls in (StreamParams, MedicalStreamParams, CallAnalyticsParams)
 }
 
-AnyParams = StreamParams | MedicalStreamParams | CallAnalyticsParams
-
 
 def params_for_path(
     path: str,
