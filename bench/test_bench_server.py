@@ -89,14 +89,15 @@ def measure(streams: int = 200, seconds: float = 5.0) -> dict[str, Any]:
          "--region", REGION],
         stdout=subprocess.PIPE, text=True,
     )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = line.split()[2]
-        return asyncio.run(_drive(url, proc.pid, streams, seconds))
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with proc:  # closes the stdout pipe on the way out
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            url = line.split()[2]
+            return asyncio.run(_drive(url, proc.pid, streams, seconds))
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc for CPU time")
