@@ -17,6 +17,7 @@ import enum
 from collections.abc import Callable
 
 from .. import eventstream
+from .._buffers import byte_view
 from .._eventstream_types import Message
 from ..errors import (
     AudioFormatError,
@@ -48,17 +49,7 @@ class SessionState(enum.Enum):
 
 
 def _as_bytes_view(audio: object) -> memoryview:
-    if isinstance(audio, str):
-        raise AudioTypeError("audio must be a bytes-like object, not str")
-    try:
-        view = memoryview(audio)  # type: ignore[arg-type]
-    except TypeError:
-        raise AudioTypeError(
-            f"audio must be a bytes-like object, got {type(audio).__name__}"
-        ) from None
-    if not view.c_contiguous:
-        raise AudioTypeError("audio buffer must be C-contiguous")
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    return byte_view(audio, "audio", "int16 PCM", layout_error=AudioTypeError)
 
 
 _CLOSED = SessionState.CLOSED
