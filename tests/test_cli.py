@@ -85,6 +85,16 @@ def test_errors_one_line_each_others_processed(tmp_path: Path, shared_dir: Path)
     assert "2 error(s)" in err
 
 
+def test_progress_counts_streams_not_planning_errors(tmp_path: Path, shared_dir: Path) -> None:
+    clips = [str(shared_dir / "audio" / n) for n in ("ps_goforward.16k.wav", "ps_cards_005.wav")]
+    code, _, err = run_cli(
+        str(tmp_path / "missing.wav"), *clips, "--local", "--recognizer", "null", "--speed", "200"
+    )
+    assert code == 1
+    progress = re.findall(r"\[(\d+)/(\d+)\]", err)
+    assert sorted(progress) == [("1", "2"), ("2", "2")]
+
+
 def test_invalid_parameter_and_unreachable_endpoint(shared_dir: Path) -> None:
     clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
     code, _, err = run_cli(clip, "--local", "--language-code", "xx-XX")

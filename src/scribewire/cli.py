@@ -335,19 +335,24 @@ async def _run_jobs(
     )
     limit = asyncio.Semaphore(max(1, args.concurrency))
 
+    finished = 0  # streams ended, with or without an error: the progress numerator
+
     async def one(job: _Job, formatter: Formatter) -> None:
+        nonlocal finished
         async with limit:
             try:
                 await _transcribe_job(client, job, formatter, display, raw)
             except (ScribewireError, OSError, ValueError) as exc:
+                finished += 1
                 summary.errors += 1
                 display.line(f"scribewire: error: {job.name}: {_error_text(exc)}")
                 return
+            finished += 1
             summary.done += 1
             summary.audio_seconds += job.audio_seconds
             if display.total > 1:
                 display.line(
-                    f"scribewire: [{summary.done + summary.errors}/{display.total}] {job.name} "
+                    f"scribewire: [{finished}/{display.total}] {job.name} "
                     f"({job.audio_seconds:.1f} s)"
                 )
 
