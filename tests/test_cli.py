@@ -85,6 +85,18 @@ def test_errors_one_line_each_others_processed(tmp_path: Path, shared_dir: Path)
     assert "2 error(s)" in err
 
 
+def test_raw_file_needs_raw_format_flag(shared_dir: Path) -> None:
+    raw = str(shared_dir / "audio" / "ps_goforward.raw")
+    code, _, err = run_cli(raw, "--local", "--recognizer", "null", "--speed", "200")
+    assert code == 1
+    assert "ps_goforward.raw: headerless raw audio: give --raw-format" in err
+    code, out, err = run_cli(
+        raw, "--raw-format", "16000:1:pcm_s16le", "--local", "--recognizer", "null", "--speed", "200"
+    )
+    assert code == 0, err
+    assert "-->" in out
+
+
 def test_progress_counts_streams_not_planning_errors(tmp_path: Path, shared_dir: Path) -> None:
     clips = [str(shared_dir / "audio" / n) for n in ("ps_goforward.16k.wav", "ps_cards_005.wav")]
     code, _, err = run_cli(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import _impl
 from ._resample import QUALITIES, Resampler
-from .audiofile import ENCODINGS, AudioSource, RawFormat, open_audio
+from .audiofile import ENCODINGS, AudioSource, RawFormat, is_headerless, open_audio
 
 if TYPE_CHECKING:
     from ._audio_py import (
@@ -61,6 +61,7 @@ __all__ = [
     "float32_to_int16",
     "int16_to_float32",
     "interleave",
+    "is_headerless",
     "open_audio",
     "telephony_to_pcm",
     "ulaw_decode",

@@ -28,7 +28,7 @@ from . import _impl
 from ._resample import Resampler
 from .errors import AudioFileError, AudioFormatError, AudioTypeError
 
-__all__ = ["ENCODINGS", "AudioSource", "RawFormat", "open_audio"]
+__all__ = ["ENCODINGS", "AudioSource", "RawFormat", "is_headerless", "open_audio"]
 
 _kernels = _impl.load("audio")
 
@@ -53,6 +53,12 @@ _RAW_SUBTYPES = {
     "pcm_alaw": "ALAW",
 }
 _RAW_SUFFIXES = frozenset({".raw", ".pcm", ".ulaw", ".alaw", ".mulaw", ".s16", ".sln"})
+
+
+def is_headerless(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` names headerless raw audio (by suffix: ``.raw``, ``.pcm``, ``.ulaw``,
+    ``.alaw``, ``.mulaw``, ``.s16``, ``.sln``), which needs a ``RawFormat`` to be read."""
+    return Path(path).suffix.lower() in _RAW_SUFFIXES
 _INT16_SUBTYPES = frozenset({"PCM_16", "PCM_U8", "PCM_S8", "ULAW", "ALAW"})
 _READ_FRAMES = 8192  # input frames decoded per libsndfile call
 
@@ -142,7 +148,7 @@ class AudioSource:
         p = str(self.path)
         if not self.path.is_file():
             raise AudioFileError(f"{p}: no such file")
-        is_raw = self.path.suffix.lower() in _RAW_SUFFIXES
+        is_raw = is_headerless(self.path)
         if is_raw and raw_format is None:
             raise AudioFileError(
                 f"{p}: headerless raw audio; pass raw_format=RawFormat(sample_rate=..., "

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .audio import RawFormat, open_audio
+from .audio import RawFormat, is_headerless, open_audio
 from .client import Params, TranscribeClient, run
-from .errors import CredentialsError, ScribewireError
+from .errors import AudioFileError, CredentialsError, ScribewireError
 from .output import FORMATS, Formatter, make_formatter, segments
 from .transcribe.credentials import Credentials, resolve_credentials
 from .transcribe.events import ChannelDefinition, ConfigurationEvent, Event
@@ -174,8 +174,14 @@ def _raw_format(spec: str | None) -> RawFormat | None:
 
 def _raw_for(path: str, raw: RawFormat | None) -> RawFormat | None:
     """``--raw-format`` applies to headerless files only (by suffix, as ``open_audio``)."""
-    suffix = Path(path).suffix.lower()
-    return raw if suffix in (".raw", ".pcm", ".ulaw", ".alaw", ".mulaw", ".s16", ".sln") else None
+    if not is_headerless(path):
+        return None
+    if raw is None and Path(path).is_file():
+        raise AudioFileError(
+            f"{path}: headerless raw audio: give --raw-format RATE:CHANNELS:ENCODING "
+            "(e.g. 16000:1:pcm_s16le or 8000:2:mulaw)"
+        )
+    return raw
 
 
 def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
