@@ -1,0 +1,141 @@
+"""Native twin of the WebSocket client frame kernel (pure twin: ``_wsframe_py``).
+
+Same names, signatures and errors as the pure twin. A frame (RFC 6455 §5.2: ``0x82``,
+MASK bit and length, 4-byte masking key, payload XOR key, §5.3) is written in one
+allocation of the final ``bytes`` object by the C kernel in ``csrc/wsframe.h``; the
+masking loop works a word at a time and the compiler vectorises it. Keys come from
+``os.urandom`` blocks of ``KEY_POOL_NBYTES`` bytes (RFC 6455 §10.3: unpredictable),
+1,024 keys per system call, each used once.
+"""
+
+import os
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t, uint64_t
+from libc.string cimport memcpy
+
+
+cdef extern from "wsframe.h" nogil:
+    size_t sw_ws_header_len(uint64_t n)
+    size_t sw_ws_write_header(uint8_t *out, unsigned opcode, uint64_t n, const uint8_t *key)
+    void sw_ws_mask(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t *key)
+
+
+__all__ = ["KEY_POOL_NBYTES", "ClientFramer", "encode_binary_frame"]
+
+DEF POOL = 4096
+DEF OPCODE_BINARY = 0x2
+
+#: Bytes of entropy drawn at a time for masking keys (1,024 keys of 4 bytes).
+KEY_POOL_NBYTES = POOL
+
+
+cdef int _get(object payload, Py_buffer *view) except -1:
+    """A simple (C-contiguous) buffer of ``payload``; TypeError otherwise, as the pure twin."""
+    try:
+        PyObject_GetBuffer(payload, view, PyBUF_SIMPLE)
+    except (BufferError, ValueError):
+        raise TypeError("payload must be a C-contiguous buffer") from None
+    return 0
+
+
+cdef bytes _frame(const uint8_t *p, Py_ssize_t n, const uint8_t *key):
+    cdef size_t head = sw_ws_header_len(<uint64_t>n)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>head + n)
+    cdef uint8_t *w = <uint8_t *>PyBytes_AS_STRING(out)
+    sw_ws_write_header(w, OPCODE_BINARY, <uint64_t>n, key)
+    sw_ws_mask(w + head, p, <size_t>n, key)
+    return out
+
+
+def encode_binary_frame(payload, mask_key):
+    """One masked client frame holding ``payload`` as a whole binary message.
+
+    Args:
+        payload: any C-contiguous buffer; its raw bytes are the message (any length,
+            empty allowed).
+        mask_key: the 4-byte masking key (RFC 6455 §5.3: it must be unpredictable; use
+            :class:`ClientFramer` to draw keys).
+
+    Returns:
+        The frame: 6, 8 or 14 header bytes (length < 126, < 65,536, or larger), then the
+        masked payload.
+
+    Raises:
+        TypeError: ``payload`` or ``mask_key`` is not a bytes-like object, or ``payload``
+            is not C-contiguous.
+        ValueError: ``mask_key`` is not exactly 4 bytes.
+    """
+    cdef Py_buffer view, kview
+    cdef uint8_t key[4]
+    _get(mask_key, &kview)
+    try:
+        if kview.len != 4:
+            raise ValueError(f"mask_key must be 4 bytes, not {kview.len}")
+        memcpy(key, kview.buf, 4)
+    finally:
+        PyBuffer_Release(&kview)
+    _get(payload, &view)
+    try:
+        return _frame(<const uint8_t *>view.buf, view.len, key)
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef class ClientFramer:
+    """Frames client binary messages, each with a fresh masking key.
+
+    Keys are consecutive 4-byte pieces of ``urandom(KEY_POOL_NBYTES)`` blocks; a new
+    block is drawn when one is used up. One framer may serve many connections: a key is
+    never handed out twice.
+
+    Args:
+        urandom: the entropy source, called as ``urandom(nbytes)`` and returning that
+            many bytes; ``os.urandom`` unless a test needs known keys.
+    """
+
+    cdef uint8_t _pool[POOL]
+    cdef Py_ssize_t _next
+    cdef object _urandom
+
+    def __init__(self, urandom=os.urandom):
+        self._urandom = urandom
+        self._next = POOL
+
+    cdef int _draw(self) except -1:
+        block = self._urandom(POOL)
+        if not isinstance(block, bytes):
+            raise TypeError(f"urandom() must return bytes, not {type(block).__name__}")
+        if PyBytes_GET_SIZE(block) != POOL:
+            raise ValueError(f"urandom({POOL}) returned {PyBytes_GET_SIZE(block)} bytes")
+        # no Python code runs from here to the key being taken: a key is used once
+        memcpy(self._pool, PyBytes_AS_STRING(block), POOL)
+        self._next = 0
+        return 0
+
+    def binary_frame(self, payload):
+        """One masked client frame holding ``payload`` as a whole binary message.
+
+        Args:
+            payload: any C-contiguous buffer (any length, empty allowed).
+
+        Returns:
+            The frame, as :func:`encode_binary_frame` with the next key.
+
+        Raises:
+            TypeError: ``payload`` is not a C-contiguous bytes-like object, or the
+                entropy source returned something other than ``bytes``.
+            ValueError: the entropy source returned other than ``KEY_POOL_NBYTES`` bytes.
+        """
+        cdef Py_buffer view
+        cdef uint8_t key[4]
+        _get(payload, &view)
+        try:
+            if self._next >= POOL:
+                self._draw()
+            memcpy(key, self._pool + self._next, 4)
+            self._next += 4
+            return _frame(<const uint8_t *>view.buf, view.len, key)
+        finally:
+            PyBuffer_Release(&view)
