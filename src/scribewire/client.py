@@ -16,7 +16,13 @@
 
 The client moves bytes between a ``websockets`` connection and a sans-I/O
 :class:`~scribewire.transcribe.TranscribeSession`: the session frames AudioEvents and
-decodes the service's events; the client packs no bytes and computes no CRC.
+decodes the service's events; the client packs no bytes and computes no CRC. Each
+AudioEvent goes out as one masked WebSocket binary frame made by the
+:mod:`scribewire.wsframe` kernel (RFC 6455 §5.2, §5.3; masking keys from ``os.urandom``,
+1,024 per system call) and written straight to the transport while the connection is
+OPEN, one ``transport.write`` per message. ``websockets`` keeps no per-frame send state
+for unfragmented messages and flushes everything it writes itself (the configuration,
+pongs, the close) at once, so both writers stay in order on the one transport.
 
 Pacing (protocol.md §5): audio leaves at real time (``speed`` times real time for the
 local service), one AudioEvent of ``chunk_duration`` seconds at a time (default 100 ms,
@@ -66,6 +72,7 @@ from websockets.protocol import State
 
 from . import _pacing
 from ._buffers import byte_view
+from .wsframe import ClientFramer
 from .audio import AudioSource, Resampler, float32_to_int16, open_audio
 from .errors import (
     AudioFormatError,
@@ -99,6 +106,7 @@ DEFAULT_CHUNK_DURATION = 0.1
 """Seconds of audio per AudioEvent (AWS recommends 50-200 ms, protocol.md §5)."""
 
 _RETRY = 0.02  # seconds between write attempts while the socket buffer is full
+_OPEN = State.OPEN
 
 
 def _check_positive(name: str, value: float, *, allow_inf: bool = False) -> float:
@@ -195,6 +203,7 @@ class TranscribeClient:
             )
         #: AudioEvents written by all streams of this client (a counter for benchmarks).
         self.messages_sent = 0
+        self._framer = ClientFramer()
 
     def __repr__(self) -> str:
         where = self.endpoint or f"AWS {self._region or '(region from the environment)'}"
@@ -367,12 +376,12 @@ class TranscribeStream:
         params: the stream parameters.
         session: the sans-I/O session (counters: ``audio_bytes_sent``,
             ``events_received``).
-        audio_seconds_sent: seconds of audio written to the socket so far.
     """
 
     __slots__ = (
         "__weakref__",
         "_blocked_since",
+        "_binary_frame",
         "_bytes_per_second",
         "_chunk_nbytes",
         "_client",
@@ -393,12 +402,15 @@ class TranscribeStream:
         "_max_frames",
         "_max_lag",
         "_next_due",
+        "_protocol",
         "_receiver",
         "_resampler",
         "_space",
         "_speed",
+        "_step",
+        "_tail_nbytes",
         "_wheel",
-        "audio_seconds_sent",
+        "_write",
         "params",
         "session",
     )
@@ -425,7 +437,10 @@ class TranscribeStream:
         self.session = TranscribeSession(params, chunk_duration=client.chunk_duration)
         self._speed = client.speed
         self._conn: ClientConnection | None = None
-        self._frames: collections.deque[tuple[bytes, float]] = collections.deque()
+        self._binary_frame = client._framer.binary_frame
+        # WebSocket frames of AudioEvents waiting for their time: every one carries
+        # ``_chunk_nbytes`` of audio except the remainder queued by end() (``_tail_nbytes``)
+        self._frames: collections.deque[bytes] = collections.deque()
         self._end_frames: list[bytes] | None = None
         self._ending = False
         self._error: BaseException | None = None
@@ -443,13 +458,24 @@ class TranscribeStream:
         self._last_receive = 0.0
         self._bytes_per_second = 0
         self._chunk_nbytes = 0
+        self._tail_nbytes = 0
+        self._step = 0.0
         self._max_frames = max(2, math.ceil(client.buffer_duration / client.chunk_duration))
         self._low_water = self._max_frames // 2
-        self.audio_seconds_sent = 0.0
 
     def __repr__(self) -> str:
         state = "failed" if self._error else ("ending" if self._ending else "open")
         return f"<TranscribeStream {self.params.path} {state} sent={self.audio_seconds_sent:.1f}s>"
+
+    @property
+    def audio_seconds_sent(self) -> float:
+        """Seconds of audio written to the socket so far (keepalive silence included)."""
+        if not self._bytes_per_second:
+            return 0.0
+        queued = len(self._frames) * self._chunk_nbytes
+        if queued and self._ending:  # the remainder, last in the queue, may be shorter
+            queued -= self._chunk_nbytes - self._tail_nbytes
+        return (self.session.audio_bytes_sent - queued) / self._bytes_per_second
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -497,9 +523,13 @@ class TranscribeStream:
             frame = session.send_configuration(self._configuration)
             conn.protocol.send_binary(frame)
             conn.send_data()
-        self._chunk_nbytes = session.chunk_bytes
+        self._chunk_nbytes = self._tail_nbytes = session.chunk_bytes
+        # loop seconds between two AudioEvents (0 at infinite speed)
+        self._step = self._chunk_nbytes / self._bytes_per_second / self._speed
         # at most this far behind schedule: a stall or a pause never turns into a burst
-        self._max_lag = 2 * self._chunk_nbytes / self._bytes_per_second / self._speed
+        self._max_lag = 2 * self._step
+        self._protocol = conn.protocol
+        self._write = conn.transport.write
         self._receiver = self._loop.create_task(self._receive())
         if self._client.keepalive_after is not None:
             self._wheel.schedule(self, now + self._client.keepalive_after)
@@ -574,12 +604,11 @@ class TranscribeStream:
         session = self.session
         step = self._chunk_nbytes * self._low_water or self._chunk_nbytes
         frames = self._frames
-        chunk_seconds = self._chunk_nbytes / self._bytes_per_second
+        binary_frame = self._binary_frame
         for offset in range(0, len(view), step):
             while len(frames) >= self._max_frames:
                 await self._wait_space()
-            for frame in session.send_audio(view[offset : offset + step]):
-                frames.append((frame, chunk_seconds))
+            frames.extend(map(binary_frame, session.send_audio(view[offset : offset + step])))
             self._idle_since = None
             self._kick()
 
@@ -617,10 +646,10 @@ class TranscribeStream:
             before = self.session.audio_bytes_sent
             *audio, end_frame = self.session.end_of_stream()
             self._ending = True
-            if audio:  # the remainder: one shorter AudioEvent
-                seconds = (self.session.audio_bytes_sent - before) / self._bytes_per_second
-                self._frames.append((audio[0], seconds))
-            self._end_frames = [end_frame]
+            if audio:  # the remainder: one shorter AudioEvent, last in the queue
+                self._tail_nbytes = self.session.audio_bytes_sent - before
+                self._frames.append(self._binary_frame(audio[0]))
+            self._end_frames = [self._binary_frame(end_frame)]
             self._drained = self._loop.create_future()
             self._kick()
         drained = self._drained  # set together with _ending
@@ -652,34 +681,32 @@ class TranscribeStream:
         """Write the AudioEvents due at loop time ``now``; the next deadline or None.
 
         Called by the pacing wheel (and by ``send``/``end`` for what is due at once).
+        Each due frame is one ``transport.write`` while the connection is OPEN; writing
+        stops when the transport's buffer passes ``write_limit`` (``conn.paused``).
         """
         conn = self._conn
-        if self._error is not None or conn is None:
-            return None
-        if conn.protocol.state is not State.OPEN:
-            return None  # closing: the receiver reports why
+        if conn is None or self._error is not None or self._protocol.state is not _OPEN:
+            return None  # not open, failed, or closing: the receiver reports why
         frames = self._frames
         if frames:
-            if self._next_due > now:
-                return self._next_due
+            next_due = self._next_due
+            if next_due > now:
+                return next_due
             if conn.paused:
                 return self._blocked(now)
             self._blocked_since = None
-            protocol = conn.protocol
-            speed = self._speed
-            sent = 0
-            next_due = self._next_due
             floor = now - self._max_lag
             if next_due < floor:
                 next_due = floor
-            while frames and next_due <= now:
-                frame, seconds = frames.popleft()
-                protocol.send_binary(frame)
-                conn.send_data()
-                self.audio_seconds_sent += seconds
-                next_due += seconds / speed
+            write = self._write
+            pop = frames.popleft
+            step = self._step
+            sent = 0
+            while True:
+                write(pop())
                 sent += 1
-                if conn.paused:
+                next_due += step
+                if not frames or next_due > now or conn.paused:
                     break
             self._next_due = next_due
             self._client.messages_sent += sent
@@ -694,8 +721,7 @@ class TranscribeStream:
                 if conn.paused:
                     return self._blocked(now)
                 for frame in end_frames:
-                    conn.protocol.send_binary(frame)
-                conn.send_data()
+                    self._write(frame)
                 self._end_frames = []
                 drained = self._drained
                 if drained is not None and not drained.done():
@@ -713,8 +739,8 @@ class TranscribeStream:
             if self._next_due > now:
                 return self._next_due
             # the caller's audio paused: real silence at the normal pace (protocol.md §5)
-            for frame in self.session.send_audio(bytes(self._chunk_nbytes)):
-                frames.append((frame, self._chunk_nbytes / self._bytes_per_second))
+            silence = self.session.send_audio(bytes(self._chunk_nbytes))
+            frames.extend(map(self._binary_frame, silence))
             return self.pace(now)
         return idle_since + keepalive
 
