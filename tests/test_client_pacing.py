@@ -176,5 +176,46 @@ async def test_pacer_discarding_a_peer_during_a_tick() -> None:
 
 
 @aio
+async def test_pacer_moving_a_peer_later_during_a_tick() -> None:
+    """A peer discarded and scheduled again from another pacer's pace() keeps only its
+    new deadline: it is not served in the tick that moved it, and once afterwards."""
+    loop = asyncio.get_running_loop()
+    wheel = PacingWheel(loop, 0.005)
+    moved = Ticker(0.0, 1)
+    start = loop.time()
+
+    class Mover:
+        def pace(self, now: float) -> float | None:
+            wheel.discard(moved)
+            moved.due = now + 0.05
+            wheel.schedule(moved, moved.due)
+            return None
+
+    at = start + 0.001
+    wheel.schedule(Mover(), at)
+    wheel.schedule(moved, at)
+    await run_until_empty(wheel)
+    assert len(moved.served) == 1 and moved.served[0] >= start + 0.05
+
+
+@aio
+async def test_pacers_come_back_at_their_deadlines() -> None:
+    """Re-inserted at once in the tick that served them: each pacer is served once per
+    period, in order, and no slot is served twice in one tick."""
+    loop = asyncio.get_running_loop()
+    wheel = PacingWheel(loop, 0.002)
+    tickers = [Ticker(0.004 + 0.002 * (i % 3), 6) for i in range(60)]
+    now = loop.time()
+    for t in tickers:
+        t.due = now
+        wheel.schedule(t, now)
+    await run_until_empty(wheel)
+    for t in tickers:
+        assert len(t.served) == 6
+        gaps = [b - a for a, b in itertools.pairwise(t.served)]
+        assert min(gaps) >= t.period - 0.0021  # never early by more than one slot
+
+
+@aio
 async def test_one_wheel_per_loop() -> None:
     assert wheel_for_loop() is wheel_for_loop(asyncio.get_running_loop())

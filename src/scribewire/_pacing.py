@@ -133,17 +133,25 @@ class PacingWheel:
         self._timer = None
         self._timer_slot = None
         now = self._loop.time()
-        current = math.floor(now / self._resolution + 1e-9)
+        resolution = self._resolution
+        current = math.floor(now / resolution + 1e-9)
+        after = current + 1
         heap = self._heap
         slots = self._slots
         slot_of = self._slot_of
-        later: list[tuple[Pacer, float]] = []
+        ceil = math.ceil
+        heappop = heapq.heappop
+        heappush = heapq.heappush
         while heap and heap[0] <= current:
-            bucket = slots.pop(heapq.heappop(heap), None)
+            slot = heappop(heap)
+            bucket = slots.pop(slot, None)
             if not bucket:
                 continue
             for pacer in bucket:
-                if slot_of.pop(pacer, None) is None:  # discarded during this tick
+                served = slot_of.pop(pacer, None)
+                if served != slot:  # discarded during this tick (or moved: put it back)
+                    if served is not None:
+                        slot_of[pacer] = served
                     continue
                 try:
                     when = pacer.pace(now)
@@ -152,19 +160,24 @@ class PacingWheel:
                         {"message": "pacer failed", "exception": exc, "pacer": pacer}
                     )
                     continue
-                if when is not None:
-                    later.append((pacer, when))
-        resolution = self._resolution
-        for pacer, when in later:
-            if pacer in slot_of:  # rescheduled from inside another pacer's pace()
-                continue
-            slot = math.ceil(when / resolution)
-            self._insert(pacer, slot if slot > current else current + 1)
-        if heap and self._timer is None:
-            while heap and heap[0] not in slots:  # slots emptied by discard()
-                heapq.heappop(heap)
-            if heap:
-                self._arm(heap[0])
+                if when is None or pacer in slot_of:  # done, or rescheduled from inside pace()
+                    continue
+                # re-insert at once (inlined _insert; the timer is armed once, below): the
+                # slot is later than ``current``, so this tick never serves it again
+                nxt = ceil(when / resolution)
+                if nxt < after:
+                    nxt = after
+                later = slots.get(nxt)
+                if later is None:
+                    slots[nxt] = [pacer]
+                    heappush(heap, nxt)
+                else:
+                    later.append(pacer)
+                slot_of[pacer] = nxt
+        while heap and heap[0] not in slots:  # slots emptied by discard()
+            heappop(heap)
+        if heap and (self._timer_slot is None or heap[0] < self._timer_slot):
+            self._arm(heap[0])
 
 
 _WHEELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PacingWheel] = (
