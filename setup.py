@@ -26,6 +26,7 @@ CSRC = Path("csrc")
 EXTRA_SOURCES: dict[str, list[str]] = {
     "_crc32_c": ["crc32.c"],
     "_eventstream_c": ["crc32.c"],
+    "_wsframe_c": ["crc32.c"],
     "_audio_c": ["g711.c", "pcm.c", "soxr_dl.c"],
 }
 # System libraries per compiled module (dlopen lives in libdl before glibc 2.34).

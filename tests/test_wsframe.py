@@ -21,6 +21,14 @@ from websockets.server import ServerProtocol
 
 from scribewire import eventstream, wsframe
 from scribewire._wsframe_py import KEY_POOL_NBYTES
+from scribewire.errors import MessageTooLarge
+from scribewire.transcribe import (
+    CallAnalyticsParams,
+    ChannelDefinition,
+    ConfigurationEvent,
+    StreamParams,
+    TranscribeSession,
+)
 
 pytestmark = pytest.mark.parametrize("mod", twin_params("wsframe"))
 
@@ -136,3 +144,66 @@ def test_framer_rejects_a_bad_entropy_source(mod: ModuleType) -> None:
         mod.ClientFramer(lambda n: bytearray(n)).binary_frame(b"x")
     with pytest.raises(TypeError, match="bytes"):
         mod.ClientFramer(lambda n: None).binary_frame(b"x")
+
+
+@pytest.mark.parametrize(
+    ("nbytes_audio", "nbytes"),
+    [(0, 3200), (1, 3200), (32000, 3200), (32001, 3200), (9, 2), (70000, 70000)],
+)
+def test_audio_event_frames_are_framed_audio_events(
+    mod: ModuleType, nbytes_audio: int, nbytes: int
+) -> None:
+    """The fused kernel gives the bytes of the two steps, with the same keys in order."""
+    audio = os.urandom(nbytes_audio)
+    fused = mod.ClientFramer(Counting()).audio_event_frames(memoryview(audio), nbytes)
+    two_step = mod.ClientFramer(Counting())
+    messages = eventstream.encode_audio_events(audio, nbytes)
+    assert fused == [two_step.binary_frame(m) for m in messages]
+    assert [f.data for f in parse(b"".join(fused))] == messages
+    decoded = [eventstream.decode_message(f.data) for f in parse(b"".join(fused))]
+    assert b"".join(m.payload for m in decoded) == audio
+    assert all(m.headers[":event-type"] == "AudioEvent" for m in decoded)
+
+
+def test_audio_event_frames_bad_arguments(mod: ModuleType) -> None:
+    framer = mod.ClientFramer()
+    with pytest.raises(ValueError, match="nbytes"):
+        framer.audio_event_frames(b"abcd", 0)
+    with pytest.raises(TypeError):
+        framer.audio_event_frames("abcd", 2)
+    with pytest.raises(TypeError, match="C-contiguous"):
+        framer.audio_event_frames(np.zeros(8, np.int16)[::2], 2)
+    too_big = eventstream.DEFAULT_MAX_PAYLOAD_LENGTH + 1
+    with pytest.raises(MessageTooLarge):
+        framer.audio_event_frames(bytes(too_big), too_big)
+
+
+def _session_pair(mod: ModuleType, params: object) -> tuple[TranscribeSession, TranscribeSession]:
+    return TranscribeSession(params), TranscribeSession(params, framer=mod.ClientFramer())  # type: ignore[arg-type]
+
+
+def test_session_with_a_framer_returns_websocket_frames(mod: ModuleType) -> None:
+    """Every frame of a session with a framer is a WebSocket frame holding exactly the
+    message the same session without one returns."""
+    bare, framed = _session_pair(mod, StreamParams(language_code="en-US", sample_rate=16_000))
+    rng = np.random.default_rng(6)
+    for size in (1, 3199, 2, 6400, 16_000, 3, 1_000, 33_333):
+        audio = rng.integers(-32768, 32767, size, dtype=np.int16).tobytes()[:size]
+        plain = bare.send_audio(audio)
+        assert [f.data for f in parse(b"".join(framed.send_audio(audio)))] == plain
+    assert bare.buffered_bytes == framed.buffered_bytes == 59_938 % 3200  # whole frames
+    plain = bare.end_of_stream()
+    assert [f.data for f in parse(b"".join(framed.end_of_stream()))] == plain
+    assert plain[-1] == eventstream.encode_audio_event(b"")  # the empty AudioEvent ends it
+    assert framed.audio_bytes_sent == bare.audio_bytes_sent
+
+
+def test_session_with_a_framer_frames_the_configuration(mod: ModuleType) -> None:
+    params = CallAnalyticsParams(language_code="en-US", sample_rate=8000)
+    cfg = ConfigurationEvent(
+        channel_definitions=(ChannelDefinition(0, "AGENT"), ChannelDefinition(1, "CUSTOMER"))
+    )
+    bare, framed = _session_pair(mod, params)
+    assert [f.data for f in parse(framed.send_configuration(cfg))] == [bare.send_configuration(cfg)]
+    stereo = bytes(range(256)) * 50
+    assert [f.data for f in parse(b"".join(framed.send_audio(stereo)))] == bare.send_audio(stereo)

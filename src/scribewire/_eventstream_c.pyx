@@ -59,6 +59,12 @@ cdef extern from "endian.h" nogil:
     void sw_store_be64(void *p, uint64_t v)
 
 
+cdef extern from "eventstream.h" nogil:
+    void sw_es_write_message(
+        uint8_t *w, const uint8_t *hdr, size_t hlen, const uint8_t *payload, size_t plen
+    )
+
+
 __all__ = [
     "EventStreamDecoder",
     "decode_message",
@@ -293,23 +299,14 @@ def encode_headers(headers):
 
 
 cdef bytes _frame(const uint8_t *hdr, Py_ssize_t hlen, const uint8_t *payload, Py_ssize_t plen):
-    """One message: prelude, headers, payload, CRCs, written into the final bytes object."""
+    """One message: prelude, headers, payload, CRCs, written into the final bytes object
+    (csrc/eventstream.h)."""
     if hlen > _MAX_HEADERS:
         raise MessageTooLarge("headers", hlen, DEFAULT_MAX_HEADERS_LENGTH)
     if plen > _MAX_PAYLOAD:
         raise MessageTooLarge("payload", plen, DEFAULT_MAX_PAYLOAD_LENGTH)
-    cdef Py_ssize_t total = MIN_MESSAGE + hlen + plen
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
-    cdef uint8_t *w = <uint8_t *>PyBytes_AS_STRING(out)
-    cdef uint32_t crc
-    sw_store_be32(w, <uint32_t>total)
-    sw_store_be32(w + 4, <uint32_t>hlen)
-    crc = sw_crc32(0, w, 8)
-    sw_store_be32(w + 8, crc)
-    memcpy(w + PRELUDE, hdr, <size_t>hlen)
-    memcpy(w + PRELUDE + hlen, payload, <size_t>plen)
-    crc = sw_crc32(crc, w + 8, <size_t>(total - 12))
-    sw_store_be32(w + total - 4, crc)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, MIN_MESSAGE + hlen + plen)
+    sw_es_write_message(<uint8_t *>PyBytes_AS_STRING(out), hdr, <size_t>hlen, payload, <size_t>plen)
     return out
 
 

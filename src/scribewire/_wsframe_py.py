@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from ._buffers import flat_bytes
+from ._eventstream_py import encode_audio_events
 
 __all__ = ["KEY_POOL_NBYTES", "ClientFramer", "encode_binary_frame"]
 
@@ -107,6 +108,30 @@ class ClientFramer:
         if len(block) != KEY_POOL_NBYTES:
             raise ValueError(f"urandom({KEY_POOL_NBYTES}) returned {len(block)} bytes")
         return iter([block[i : i + 4] for i in range(0, KEY_POOL_NBYTES, 4)])
+
+    def audio_event_frames(self, audio: object, nbytes: int) -> list[bytes]:
+        """Frame audio as consecutive AudioEvents of ``nbytes`` each, every one in its
+        own masked client frame: ``binary_frame(m)`` for each ``m`` of
+        ``eventstream.encode_audio_events(audio, nbytes)`` (the native twin writes both
+        framings in one pass per frame).
+
+        Args:
+            audio: any C-contiguous buffer of audio in the stream's media encoding (for
+                ``pcm``: int16 little-endian, channels interleaved). Empty gives ``[]``.
+            nbytes: audio bytes per AudioEvent, >= 1; the last event holds the remainder.
+
+        Returns:
+            One frame per AudioEvent (104 bytes of event-stream overhead and 8 bytes of
+            WebSocket header per event for events under 65,416 audio bytes).
+
+        Raises:
+            TypeError: ``audio`` is not a C-contiguous bytes-like object.
+            ValueError: ``nbytes`` < 1, or a bad entropy source (see ``binary_frame``).
+            MessageTooLarge: an event would carry more than 24 MiB.
+        """
+        if nbytes < 1:
+            raise ValueError(f"nbytes must be >= 1, got {nbytes}")
+        return [self.binary_frame(m) for m in encode_audio_events(_contiguous(audio), nbytes)]
 
     def binary_frame(self, payload: object) -> bytes:
         """One masked client frame holding ``payload`` as a whole binary message.

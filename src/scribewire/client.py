@@ -16,11 +16,12 @@
 
 The client moves bytes between a ``websockets`` connection and a sans-I/O
 :class:`~scribewire.transcribe.TranscribeSession`: the session frames AudioEvents and
-decodes the service's events; the client packs no bytes and computes no CRC. Each
-AudioEvent goes out as one masked WebSocket binary frame made by the
-:mod:`scribewire.wsframe` kernel (RFC 6455 §5.2, §5.3; masking keys from ``os.urandom``,
-1,024 per system call) and written straight to the transport while the connection is
-OPEN, one ``transport.write`` per message. ``websockets`` keeps no per-frame send state
+decodes the service's events; the client packs no bytes and computes no CRC. The
+session is given the client's :class:`~scribewire.wsframe.ClientFramer`, so each
+AudioEvent comes out of one fused kernel as a masked WebSocket binary frame (RFC 6455
+§5.2, §5.3; masking keys from ``os.urandom``, 1,024 per system call), which the client
+writes straight to the transport while the connection is OPEN, one ``transport.write``
+per message. ``websockets`` keeps no per-frame send state
 for unfragmented messages and flushes everything it writes itself (the configuration,
 pongs, the close) at once, so both writers stay in order on the one transport.
 
@@ -381,7 +382,6 @@ class TranscribeStream:
     __slots__ = (
         "__weakref__",
         "_blocked_since",
-        "_binary_frame",
         "_bytes_per_second",
         "_chunk_nbytes",
         "_client",
@@ -434,10 +434,11 @@ class TranscribeStream:
         self._client = client
         self.params = params
         self._configuration = configuration
-        self.session = TranscribeSession(params, chunk_duration=client.chunk_duration)
+        self.session = TranscribeSession(
+            params, chunk_duration=client.chunk_duration, framer=client._framer
+        )
         self._speed = client.speed
         self._conn: ClientConnection | None = None
-        self._binary_frame = client._framer.binary_frame
         # WebSocket frames of AudioEvents waiting for their time: every one carries
         # ``_chunk_nbytes`` of audio except the remainder queued by end() (``_tail_nbytes``)
         self._frames: collections.deque[bytes] = collections.deque()
@@ -519,17 +520,15 @@ class TranscribeStream:
         now = self._loop.time()
         self._next_due = now
         self._idle_since = now
+        self._protocol = conn.protocol
+        self._write = conn.transport.write
         if self._configuration is not None:
-            frame = session.send_configuration(self._configuration)
-            conn.protocol.send_binary(frame)
-            conn.send_data()
+            self._write(session.send_configuration(self._configuration))
         self._chunk_nbytes = self._tail_nbytes = session.chunk_bytes
         # loop seconds between two AudioEvents (0 at infinite speed)
         self._step = self._chunk_nbytes / self._bytes_per_second / self._speed
         # at most this far behind schedule: a stall or a pause never turns into a burst
         self._max_lag = 2 * self._step
-        self._protocol = conn.protocol
-        self._write = conn.transport.write
         self._receiver = self._loop.create_task(self._receive())
         if self._client.keepalive_after is not None:
             self._wheel.schedule(self, now + self._client.keepalive_after)
@@ -604,11 +603,10 @@ class TranscribeStream:
         session = self.session
         step = self._chunk_nbytes * self._low_water or self._chunk_nbytes
         frames = self._frames
-        binary_frame = self._binary_frame
         for offset in range(0, len(view), step):
             while len(frames) >= self._max_frames:
                 await self._wait_space()
-            frames.extend(map(binary_frame, session.send_audio(view[offset : offset + step])))
+            frames.extend(session.send_audio(view[offset : offset + step]))
             self._idle_since = None
             self._kick()
 
@@ -648,8 +646,8 @@ class TranscribeStream:
             self._ending = True
             if audio:  # the remainder: one shorter AudioEvent, last in the queue
                 self._tail_nbytes = self.session.audio_bytes_sent - before
-                self._frames.append(self._binary_frame(audio[0]))
-            self._end_frames = [self._binary_frame(end_frame)]
+                self._frames.append(audio[0])
+            self._end_frames = [end_frame]
             self._drained = self._loop.create_future()
             self._kick()
         drained = self._drained  # set together with _ending
@@ -739,8 +737,7 @@ class TranscribeStream:
             if self._next_due > now:
                 return self._next_due
             # the caller's audio paused: real silence at the normal pace (protocol.md §5)
-            silence = self.session.send_audio(bytes(self._chunk_nbytes))
-            frames.extend(map(self._binary_frame, silence))
+            frames.extend(self.session.send_audio(bytes(self._chunk_nbytes)))
             return self.pace(now)
         return idle_since + keepalive
 

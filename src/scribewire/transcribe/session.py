@@ -26,6 +26,7 @@ from ..errors import (
     ServiceError,
     SessionStateError,
 )
+from ..wsframe import ClientFramer
 from . import frames
 from .credentials import Credentials
 from .events import ConfigurationEvent, Event, EventDecoder
@@ -78,6 +79,13 @@ class TranscribeSession:
             ``round(sample_rate * chunk_duration)`` frames of all channels (except the
             last one flushed); for compressed encodings events carry the bytes as given,
             split at 32 KiB.
+        framer: a :class:`~scribewire.wsframe.ClientFramer` to get every frame the
+            session returns (``send_audio``, ``flush_audio``, ``send_configuration``,
+            ``end_of_stream``) as a complete masked WebSocket binary frame (RFC 6455
+            §5.2, §5.3) holding the event-stream message, ready to write to the socket
+            (AudioEvents are then framed by one fused kernel call per batch); None (the
+            default) returns bare event-stream messages, for a WebSocket library to send
+            as binary messages.
 
     Raises:
         ValueError: ``chunk_duration`` out of range.
@@ -89,6 +97,7 @@ class TranscribeSession:
         params: StreamParams | MedicalStreamParams | CallAnalyticsParams,
         *,
         chunk_duration: float = 0.1,
+        framer: ClientFramer | None = None,
     ) -> None:
         if not isinstance(params, (StreamParams, MedicalStreamParams, CallAnalyticsParams)):
             raise TypeError(
@@ -101,6 +110,7 @@ class TranscribeSession:
         self.params = params
         self.operation: Operation = params.operation
         self.chunk_duration = chunk_duration
+        self._framer = framer
         self._channels = params.channels
         self._decoder = eventstream.EventStreamDecoder()
         self._decode_event = EventDecoder(params.operation)
@@ -187,28 +197,26 @@ class TranscribeSession:
         if self._state is not SessionState.OPEN:
             raise SessionStateError(f"{what} is not allowed in state {self._state.value}")
 
+    def _wrap(self, message: bytes) -> bytes:
+        """``message`` in a WebSocket frame when the session has a framer."""
+        return message if self._framer is None else self._framer.binary_frame(message)
+
     def _emit(self, final: bool) -> list[bytes]:
         buf = self._pending
         n = self.chunk_bytes
-        bpf = self.bytes_per_frame or 1
-        out: list[bytes] = []
-        pos = 0
-        view = memoryview(buf)
-        try:
-            while len(buf) - pos >= n:
-                out.append(eventstream.encode_audio_event(view[pos : pos + n]))
-                pos += n
-            if final:
-                tail = (len(buf) - pos) // bpf * bpf
-                if tail:
-                    out.append(eventstream.encode_audio_event(view[pos : pos + tail]))
-                    pos += tail
-        finally:
-            view.release()
-        if pos:
-            del buf[:pos]
-            self.audio_bytes_sent += pos
-            self._sent_any = True
+        # whole chunks; with ``final`` also the whole frames after them (one shorter event)
+        unit = (self.bytes_per_frame or 1) if final else n
+        take = len(buf) // unit * unit
+        if not take:
+            return []
+        with memoryview(buf) as view:
+            if self._framer is not None:
+                out = self._framer.audio_event_frames(view[:take], n)
+            else:
+                out = eventstream.encode_audio_events(view[:take], n)
+        del buf[:take]
+        self.audio_bytes_sent += take
+        self._sent_any = True
         return out
 
     def send_audio(self, audio: object) -> list[bytes]:
@@ -259,7 +267,7 @@ class TranscribeSession:
             )
         if self._sent_any or self._pending:
             raise SessionStateError("ConfigurationEvent must be the first event of the stream")
-        frame = frames.encode_configuration_event(event)
+        frame = self._wrap(frames.encode_configuration_event(event))
         self._channels = len(event.channel_definitions)
         self._sent_any = True
         return frame
@@ -284,7 +292,7 @@ class TranscribeSession:
                 f"multiple of {bpf} bytes per frame ({self._channels} channel(s) of int16)"
             )
         out = self._emit(final=True)
-        out.append(frames.encode_end_of_stream())
+        out.append(self._wrap(frames.encode_end_of_stream()))
         self._state = SessionState.ENDING
         return out
 
