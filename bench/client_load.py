@@ -14,8 +14,11 @@ Three pieces:
   pieces; one pacing wheel serves every stream.
 
 ``measure(kind, streams, ...)`` connects ``streams`` streams to a fresh sink,
-lets them run ``warmup`` seconds, then counts the AudioEvents written and the
-process CPU time (user + system, ``time.process_time``) over ``window`` seconds.
+starts them at phases spread evenly over one chunk period (live calls start at
+independent moments; with ``stagger=False`` all start together, the worst case: one
+burst of N messages every 100 ms), lets them run ``warmup`` seconds, then counts the
+AudioEvents written and the process CPU time (user + system, ``time.process_time``)
+over ``window`` seconds.
 CPU per message = CPU seconds / messages; streams per core = 1 / (CPU per
 message x messages per second per stream).
 
@@ -144,7 +147,12 @@ def _rss_mb() -> float:
 Driver = tuple[Callable[[], int], Callable[[], Awaitable[None]]]  # (messages sent so far, stop)
 
 
-async def _baseline(port: int, streams: int) -> Driver:
+def _phase(i: int, streams: int, stagger: bool) -> float:
+    """Seconds stream ``i`` waits before its first chunk."""
+    return CHUNK_SECONDS * i / streams if stagger else 0.0
+
+
+async def _baseline(port: int, streams: int, stagger: bool = True) -> Driver:
     from pipecat.services.aws.utils import build_event_message
     from websockets.asyncio.client import connect
 
@@ -154,7 +162,8 @@ async def _baseline(port: int, streams: int) -> Driver:
     sockets = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def sender(ws: Any) -> None:
+    async def sender(ws: Any, phase: float) -> None:
+        await asyncio.sleep(phase)
         while True:
             await ws.send(build_event_message(audio))
             counter[0] += 1
@@ -167,8 +176,8 @@ async def _baseline(port: int, streams: int) -> Driver:
     for _ in range(streams):
         ws = await connect(url, compression=None, ping_interval=None, ping_timeout=None)
         sockets.append(ws)
-    for ws in sockets:
-        tasks.append(asyncio.create_task(sender(ws)))
+    for i, ws in enumerate(sockets):
+        tasks.append(asyncio.create_task(sender(ws, _phase(i, streams, stagger))))
         tasks.append(asyncio.create_task(receiver(ws)))
 
     async def stop() -> None:
@@ -181,7 +190,7 @@ async def _baseline(port: int, streams: int) -> Driver:
     return (lambda: counter[0]), stop
 
 
-async def _scribewire(port: int, streams: int) -> Driver:
+async def _scribewire(port: int, streams: int, stagger: bool = True) -> Driver:
     from scribewire.client import TranscribeClient
     from scribewire.transcribe.credentials import Credentials
     from scribewire.transcribe.params import StreamParams
@@ -197,7 +206,8 @@ async def _scribewire(port: int, streams: int) -> Driver:
     contexts = []
     tasks: list[asyncio.Task[None]] = []
 
-    async def feed(stream: Any) -> None:
+    async def feed(stream: Any, phase: float) -> None:
+        await asyncio.sleep(phase)
         while True:
             await stream.send(audio)
 
@@ -205,8 +215,8 @@ async def _scribewire(port: int, streams: int) -> Driver:
         cm = client.stream(params)
         stream = await cm.__aenter__()
         contexts.append((cm, stream))
-    for _, stream in contexts:
-        tasks.append(asyncio.create_task(feed(stream)))
+    for i, (_, stream) in enumerate(contexts):
+        tasks.append(asyncio.create_task(feed(stream, _phase(i, streams, stagger))))
 
     async def stop() -> None:
         for t in tasks:
@@ -218,8 +228,10 @@ async def _scribewire(port: int, streams: int) -> Driver:
     return (lambda: client.messages_sent), stop
 
 
-async def _measure(kind: str, port: int, streams: int, warmup: float, window: float) -> LoadResult:
-    sample, stop = await (_baseline if kind == "baseline" else _scribewire)(port, streams)
+async def _measure(
+    kind: str, port: int, streams: int, warmup: float, window: float, stagger: bool
+) -> LoadResult:
+    sample, stop = await (_baseline if kind == "baseline" else _scribewire)(port, streams, stagger)
     await asyncio.sleep(warmup)
     m0, c0, t0 = sample(), time.process_time(), time.monotonic()
     await asyncio.sleep(window)
@@ -242,19 +254,23 @@ async def _measure(kind: str, port: int, streams: int, warmup: float, window: fl
     )
 
 
-def measure(kind: str, streams: int, *, warmup: float = 2.0, window: float = 5.0) -> LoadResult:
+def measure(
+    kind: str, streams: int, *, warmup: float = 2.0, window: float = 5.0, stagger: bool = True
+) -> LoadResult:
     """Measure ``kind`` ("scribewire" or "baseline") with ``streams`` streams (own sink)."""
     with run_sink() as port:
-        return asyncio.run(_measure(kind, port, streams, warmup, window))
+        return asyncio.run(_measure(kind, port, streams, warmup, window, stagger))
 
 
-def measure_in_subprocess(kind: str, streams: int, *, warmup: float = 2.0, window: float = 5.0) -> LoadResult:
+def measure_in_subprocess(
+    kind: str, streams: int, *, warmup: float = 2.0, window: float = 5.0, stagger: bool = True
+) -> LoadResult:
     """``measure`` in a fresh interpreter, so runs do not share heap or loop state."""
     import subprocess
 
     out = subprocess.run(
         [sys.executable, __file__, "--json", "--kind", kind, "--streams", str(streams),
-         "--warmup", str(warmup), "--window", str(window)],
+         "--warmup", str(warmup), "--window", str(window)] + ([] if stagger else ["--no-stagger"]),
         check=True, capture_output=True, text=True, timeout=600,
     ).stdout
     return LoadResult(**json.loads(out.strip().splitlines()[-1]))
@@ -268,10 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
+    parser.add_argument("--no-stagger", dest="stagger", action="store_false",
+                        help="start every stream at the same moment (one burst per chunk period)")
     args = parser.parse_args(argv)
     for n in args.streams:
         for kind in args.kind:
-            r = measure(kind, n, warmup=args.warmup, window=args.window)
+            r = measure(kind, n, warmup=args.warmup, window=args.window, stagger=args.stagger)
             if args.json:
                 print(json.dumps(asdict(r)), flush=True)
             else:

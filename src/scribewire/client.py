@@ -22,8 +22,11 @@ AudioEvent comes out of one fused kernel as a masked WebSocket binary frame (RFC
 §5.2, §5.3; masking keys from ``os.urandom``, 1,024 per system call), which the client
 writes straight to the transport while the connection is OPEN, one ``transport.write``
 per message. ``websockets`` keeps no per-frame send state
-for unfragmented messages and flushes everything it writes itself (the configuration,
-pongs, the close) at once, so both writers stay in order on the one transport.
+for unfragmented messages and flushes everything it writes itself (pongs, the close) at
+once, so both writers stay in order on the one transport. The connection (a
+``ClientConnection`` subclass) tells its stream whenever writing must stop or may go on
+(the transport paused or resumed writing, the WebSocket left OPEN, the connection was
+lost), so pacing reads one flag of the stream per message.
 
 Pacing (protocol.md §5): audio leaves at real time (``speed`` times real time for the
 local service), one AudioEvent of ``chunk_duration`` seconds at a time (default 100 ms,
@@ -73,7 +76,6 @@ from websockets.protocol import State
 
 from . import _pacing
 from ._buffers import byte_view
-from .wsframe import ClientFramer
 from .audio import AudioSource, Resampler, float32_to_int16, open_audio
 from .errors import (
     AudioFormatError,
@@ -90,6 +92,7 @@ from .transcribe.credentials import CredentialProvider, Credentials, resolve_reg
 from .transcribe.events import ConfigurationEvent, Event
 from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from .transcribe.session import MAX_CHUNK_DURATION, TranscribeSession
+from .wsframe import ClientFramer
 
 __all__ = [
     "DEFAULT_CHUNK_DURATION",
@@ -108,6 +111,42 @@ DEFAULT_CHUNK_DURATION = 0.1
 
 _RETRY = 0.02  # seconds between write attempts while the socket buffer is full
 _OPEN = State.OPEN
+
+
+class _Connection(ClientConnection):
+    """websockets' client connection, keeping its stream's ``_writable`` flag current:
+    True while the WebSocket is OPEN and the transport has not paused writing.
+
+    The flag changes only in these callbacks: the transport pauses or resumes writing
+    (asyncio flow control, ``write_limit``), data arrives (a close frame or a protocol
+    error moves the state out of OPEN), the connection is lost. Every other way out of
+    OPEN goes through :meth:`TranscribeStream._fail` first, which clears the flag.
+    """
+
+    stream: TranscribeStream | None = None
+
+    def _update(self) -> None:
+        stream = self.stream
+        if stream is not None:
+            stream._writable = (
+                stream._error is None and self.protocol.state is _OPEN and not self.paused
+            )
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._update()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._update()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._update()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._update()
 
 
 def _check_positive(name: str, value: float, *, allow_inf: bool = False) -> float:
@@ -312,7 +351,7 @@ class TranscribeClient:
 
     # ------------------------------------------------------------------ internals
 
-    async def _connect(self, session: TranscribeSession) -> ClientConnection:
+    async def _connect(self, session: TranscribeSession) -> _Connection:
         """Resolve credentials, presign just now, and open the WebSocket."""
         from . import __version__
 
@@ -324,8 +363,9 @@ class TranscribeClient:
             endpoint=self.endpoint,
         )
         try:
-            return await connect(
+            conn = await connect(
                 url,
+                create_connection=_Connection,
                 compression=None,
                 ping_interval=None,
                 ping_timeout=None,
@@ -347,6 +387,8 @@ class TranscribeClient:
                 "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
             )
             raise ConnectionClosed(None, f"cannot connect to {target}: {why}") from None
+        assert isinstance(conn, _Connection)  # create_connection made it
+        return conn
 
 
 async def _feed(stream: TranscribeStream, chunks: Iterable[bytes]) -> None:
@@ -402,7 +444,8 @@ class TranscribeStream:
         "_max_frames",
         "_max_lag",
         "_next_due",
-        "_protocol",
+        "_transport",
+        "_writable",
         "_receiver",
         "_resampler",
         "_space",
@@ -410,7 +453,6 @@ class TranscribeStream:
         "_step",
         "_tail_nbytes",
         "_wheel",
-        "_write",
         "params",
         "session",
     )
@@ -438,7 +480,8 @@ class TranscribeStream:
             params, chunk_duration=client.chunk_duration, framer=client._framer
         )
         self._speed = client.speed
-        self._conn: ClientConnection | None = None
+        self._conn: _Connection | None = None
+        self._writable = False  # kept current by the connection (see _Connection)
         # WebSocket frames of AudioEvents waiting for their time: every one carries
         # ``_chunk_nbytes`` of audio except the remainder queued by end() (``_tail_nbytes``)
         self._frames: collections.deque[bytes] = collections.deque()
@@ -462,7 +505,8 @@ class TranscribeStream:
         self._tail_nbytes = 0
         self._step = 0.0
         self._max_frames = max(2, math.ceil(client.buffer_duration / client.chunk_duration))
-        self._low_water = self._max_frames // 2
+        # a waiting send() wakes when a quarter is left and tops the buffer up in one go
+        self._low_water = self._max_frames // 4
 
     def __repr__(self) -> str:
         state = "failed" if self._error else ("ending" if self._ending else "open")
@@ -520,10 +564,11 @@ class TranscribeStream:
         now = self._loop.time()
         self._next_due = now
         self._idle_since = now
-        self._protocol = conn.protocol
-        self._write = conn.transport.write
+        self._transport = conn.transport
+        conn.stream = self
+        conn._update()
         if self._configuration is not None:
-            self._write(session.send_configuration(self._configuration))
+            self._transport.write(session.send_configuration(self._configuration))
         self._chunk_nbytes = self._tail_nbytes = session.chunk_bytes
         # loop seconds between two AudioEvents (0 at infinite speed)
         self._step = self._chunk_nbytes / self._bytes_per_second / self._speed
@@ -601,7 +646,7 @@ class TranscribeStream:
             raise SessionStateError("send() after end()")
         view = self._pcm(audio, sample_rate)
         session = self.session
-        step = self._chunk_nbytes * self._low_water or self._chunk_nbytes
+        step = self._chunk_nbytes * (self._max_frames - self._low_water)
         frames = self._frames
         for offset in range(0, len(view), step):
             while len(frames) >= self._max_frames:
@@ -653,7 +698,8 @@ class TranscribeStream:
         drained = self._drained  # set together with _ending
         if drained is not None and not drained.done():
             await asyncio.shield(drained)
-            self._last_receive = self._loop.time()  # the end frame just left
+        # the clock starts when the end frame has left (it may have left at once, in _kick)
+        self._last_receive = self._loop.time()
         self._check()
         receiver = self._receiver
         timeout = self._client.end_timeout
@@ -679,24 +725,22 @@ class TranscribeStream:
         """Write the AudioEvents due at loop time ``now``; the next deadline or None.
 
         Called by the pacing wheel (and by ``send``/``end`` for what is due at once).
-        Each due frame is one ``transport.write`` while the connection is OPEN; writing
-        stops when the transport's buffer passes ``write_limit`` (``conn.paused``).
+        Each due frame is one ``transport.write`` while the stream is writable (see
+        :class:`_Connection`); writing stops when the transport's buffer passes
+        ``write_limit``.
         """
-        conn = self._conn
-        if conn is None or self._error is not None or self._protocol.state is not _OPEN:
-            return None  # not open, failed, or closing: the receiver reports why
+        if not self._writable:
+            return self._not_writable(now)
         frames = self._frames
         if frames:
             next_due = self._next_due
             if next_due > now:
                 return next_due
-            if conn.paused:
-                return self._blocked(now)
             self._blocked_since = None
             floor = now - self._max_lag
             if next_due < floor:
                 next_due = floor
-            write = self._write
+            write = self._transport.write
             pop = frames.popleft
             step = self._step
             sent = 0
@@ -704,7 +748,7 @@ class TranscribeStream:
                 write(pop())
                 sent += 1
                 next_due += step
-                if not frames or next_due > now or conn.paused:
+                if not frames or next_due > now or not self._writable:
                     break
             self._next_due = next_due
             self._client.messages_sent += sent
@@ -712,14 +756,12 @@ class TranscribeStream:
             if space is not None and len(frames) <= self._low_water and not space.done():
                 space.set_result(None)
             if frames:
-                return self._blocked(now) if conn.paused else next_due
+                return next_due if self._writable else self._not_writable(now)
         if self._ending:
             end_frames = self._end_frames
             if end_frames:
-                if conn.paused:
-                    return self._blocked(now)
                 for frame in end_frames:
-                    self._write(frame)
+                    self._transport.write(frame)
                 self._end_frames = []
                 drained = self._drained
                 if drained is not None and not drained.done():
@@ -740,6 +782,14 @@ class TranscribeStream:
             frames.extend(self.session.send_audio(bytes(self._chunk_nbytes)))
             return self.pace(now)
         return idle_since + keepalive
+
+    def _not_writable(self, now: float) -> float | None:
+        """Paused by a full socket buffer: try again shortly (``_blocked``); not open,
+        failed or closing: leave the wheel (the receiver reports why)."""
+        conn = self._conn
+        if conn is None or self._error is not None or conn.protocol.state is not _OPEN:
+            return None
+        return self._blocked(now)
 
     def _blocked(self, now: float) -> float | None:
         if self._blocked_since is None:
@@ -819,6 +869,7 @@ class TranscribeStream:
             conn.transport.abort()
 
     def _fail(self, exc: BaseException, *, abort: bool = False, report: bool = True) -> None:
+        self._writable = False
         if self._error is None:
             self._error = exc
             if not report:
