@@ -22,6 +22,9 @@ over ``window`` seconds.
 CPU per message = CPU seconds / messages; streams per core = 1 / (CPU per
 message x messages per second per stream).
 
+Both drivers run on the stock asyncio event loop; ``--loop uvloop`` runs them on
+uvloop instead (``scribewire.client.run`` uses it when installed).
+
 Run directly: ``python bench/client_load.py [--streams 1000 5000] [--window 5]``.
 """
 
@@ -129,6 +132,7 @@ class LoadResult:
     """One measurement: ``cpu_us_per_message`` is client CPU (user+sys) per AudioEvent."""
 
     kind: str
+    loop: str
     streams: int
     window_s: float
     messages: int
@@ -229,7 +233,7 @@ async def _scribewire(port: int, streams: int, stagger: bool = True) -> Driver:
 
 
 async def _measure(
-    kind: str, port: int, streams: int, warmup: float, window: float, stagger: bool
+    kind: str, port: int, streams: int, warmup: float, window: float, stagger: bool, loop: str
 ) -> LoadResult:
     sample, stop = await (_baseline if kind == "baseline" else _scribewire)(port, streams, stagger)
     await asyncio.sleep(warmup)
@@ -243,6 +247,7 @@ async def _measure(
     per = cpu / messages if messages else float("inf")
     return LoadResult(
         kind=kind,
+        loop=loop,
         streams=streams,
         window_s=round(t1 - t0, 3),
         messages=messages,
@@ -255,22 +260,42 @@ async def _measure(
 
 
 def measure(
-    kind: str, streams: int, *, warmup: float = 2.0, window: float = 5.0, stagger: bool = True
+    kind: str,
+    streams: int,
+    *,
+    warmup: float = 2.0,
+    window: float = 5.0,
+    stagger: bool = True,
+    loop: str = "asyncio",
 ) -> LoadResult:
-    """Measure ``kind`` ("scribewire" or "baseline") with ``streams`` streams (own sink)."""
+    """Measure ``kind`` ("scribewire" or "baseline") with ``streams`` streams (own sink),
+    on the ``loop`` event loop ("asyncio" or "uvloop")."""
     with run_sink() as port:
-        return asyncio.run(_measure(kind, port, streams, warmup, window, stagger))
+        coro = _measure(kind, port, streams, warmup, window, stagger, loop)
+        if loop == "uvloop":
+            import uvloop
+
+            result: LoadResult = uvloop.run(coro)
+            return result
+        return asyncio.run(coro)
 
 
 def measure_in_subprocess(
-    kind: str, streams: int, *, warmup: float = 2.0, window: float = 5.0, stagger: bool = True
+    kind: str,
+    streams: int,
+    *,
+    warmup: float = 2.0,
+    window: float = 5.0,
+    stagger: bool = True,
+    loop: str = "asyncio",
 ) -> LoadResult:
     """``measure`` in a fresh interpreter, so runs do not share heap or loop state."""
     import subprocess
 
     out = subprocess.run(
         [sys.executable, __file__, "--json", "--kind", kind, "--streams", str(streams),
-         "--warmup", str(warmup), "--window", str(window)] + ([] if stagger else ["--no-stagger"]),
+         "--warmup", str(warmup), "--window", str(window), "--loop", loop]
+        + ([] if stagger else ["--no-stagger"]),
         check=True, capture_output=True, text=True, timeout=600,
     ).stdout
     return LoadResult(**json.loads(out.strip().splitlines()[-1]))
@@ -284,16 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--no-stagger", dest="stagger", action="store_false",
                         help="start every stream at the same moment (one burst per chunk period)")
     args = parser.parse_args(argv)
     for n in args.streams:
         for kind in args.kind:
-            r = measure(kind, n, warmup=args.warmup, window=args.window, stagger=args.stagger)
+            r = measure(kind, n, warmup=args.warmup, window=args.window, stagger=args.stagger,
+                        loop=args.loop)
             if args.json:
                 print(json.dumps(asdict(r)), flush=True)
             else:
-                print(f"{r.kind:>10} N={r.streams:>5}: {r.cpu_us_per_message:7.2f} us CPU/message, "
+                print(f"{r.kind:>10} N={r.streams:>5} {r.loop}: {r.cpu_us_per_message:7.2f} us CPU/message, "
                       f"{r.streams_per_core:>6.0f} streams/core, achieved {r.achieved_rate:.0%} "
                       f"of real time, RSS {r.rss_mb} MB", flush=True)
     return 0

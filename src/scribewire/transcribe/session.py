@@ -201,6 +201,17 @@ class TranscribeSession:
         """``message`` in a WebSocket frame when the session has a framer."""
         return message if self._framer is None else self._framer.binary_frame(message)
 
+    def _encode(self, view: memoryview, n: int) -> list[bytes]:
+        """AudioEvents of ``n`` audio bytes each from ``view`` (the last one may be
+        shorter), counted as sent."""
+        if self._framer is not None:
+            out = self._framer.audio_event_frames(view, n)
+        else:
+            out = eventstream.encode_audio_events(view, n)
+        self.audio_bytes_sent += len(view)
+        self._sent_any = True
+        return out
+
     def _emit(self, final: bool) -> list[bytes]:
         buf = self._pending
         n = self.chunk_bytes
@@ -210,13 +221,8 @@ class TranscribeSession:
         if not take:
             return []
         with memoryview(buf) as view:
-            if self._framer is not None:
-                out = self._framer.audio_event_frames(view[:take], n)
-            else:
-                out = eventstream.encode_audio_events(view[:take], n)
+            out = self._encode(view[:take], n)
         del buf[:take]
-        self.audio_bytes_sent += take
-        self._sent_any = True
         return out
 
     def send_audio(self, audio: object) -> list[bytes]:
@@ -236,8 +242,16 @@ class TranscribeSession:
             AudioTypeError: not a contiguous bytes-like object.
         """
         self._require_open("send_audio")
-        self._pending += _as_bytes_view(audio)
-        return self._emit(final=False)
+        view = _as_bytes_view(audio)
+        if self._pending:
+            self._pending += view
+            return self._emit(final=False)
+        # nothing held back: whole chunks are framed straight from the caller's buffer
+        n = self.chunk_bytes
+        take = len(view) // n * n
+        out = self._encode(view[:take], n) if take else []
+        self._pending += view[take:]
+        return out
 
     def flush_audio(self) -> list[bytes]:
         """Emit the buffered remainder (whole frames) as one shorter AudioEvent.
