@@ -421,12 +421,22 @@ class TranscribeStream:
             ``events_received``).
     """
 
+    # the fields pace() reads for every message first, in the order it reads them: they
+    # share the object's first two cache lines (slots are laid out in this order)
     __slots__ = (
-        "__weakref__",
+        "_writable",
+        "_frames",
+        "_next_due",
+        "_max_lag",
         "_blocked_since",
+        "_transport",
+        "_step",
+        "_client",
+        "_space",
+        "_low_water",
+        "__weakref__",
         "_bytes_per_second",
         "_chunk_nbytes",
-        "_client",
         "_configuration",
         "_conn",
         "_drained",
@@ -436,21 +446,13 @@ class TranscribeStream:
         "_error_raised",
         "_event_waiter",
         "_events",
-        "_frames",
         "_idle_since",
         "_last_receive",
         "_loop",
-        "_low_water",
         "_max_frames",
-        "_max_lag",
-        "_next_due",
-        "_transport",
-        "_writable",
         "_receiver",
         "_resampler",
-        "_space",
         "_speed",
-        "_step",
         "_tail_nbytes",
         "_wheel",
         "params",
@@ -590,6 +592,9 @@ class TranscribeStream:
             await asyncio.gather(receiver, return_exceptions=True)
         if self._error is None and not self._done():
             self._fail(ConnectionClosed(None, "stream closed by the caller"), report=False)
+        self._writable = False
+        if conn is not None:
+            conn.stream = None  # no reference cycle left behind
         self.session.close()
 
     def _wheel_discard(self) -> None:
