@@ -31,6 +31,7 @@
     ├── CredentialsError                   no usable AWS credentials / region
     ├── ParameterError (ValueError)        a stream parameter breaks a rule of protocol.md §3.3
     ├── SessionStateError                  a session call made in the wrong state
+    ├── EventTypeError (TypeError)         an event argument of a type the call does not take
     ├── AudioFormatError (ValueError)      audio bytes or arrays of the wrong shape, size or dtype
     │   └── AudioTypeError (TypeError)     an audio argument of the wrong type
     └── AudioFileError                     a file that cannot be opened or decoded (names the file)
@@ -56,6 +57,7 @@ __all__ = [
     "ConnectionClosed",
     "CredentialsError",
     "DuplicateHeader",
+    "EventTypeError",
     "FramingError",
     "HandshakeRejected",
     "InternalFailureException",
@@ -323,6 +325,10 @@ class ParameterError(ScribewireError, ValueError):
 
 class SessionStateError(ScribewireError):
     """A session method was called in a state that does not allow it."""
+
+
+class EventTypeError(ScribewireError, TypeError):
+    """An event argument that is not one of the event types the call takes."""
 
 
 class AudioFormatError(ScribewireError, ValueError):

@@ -6,6 +6,8 @@
 - ``events``: typed events (msgspec Structs) and ``decode_event``.
 - ``frames``: every Transcribe frame, client and server side.
 - ``session``: ``TranscribeSession``, the client session.
+- ``ledger``: ``AudioLedger``, unacknowledged audio for reconnect-with-replay and the
+  stream's time base across connections.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from .frames import (
     encode_exception,
     encode_signed_envelope,
 )
+from .ledger import AudioLedger
 from .params import (
     CallAnalyticsParams,
     MedicalStreamParams,
@@ -73,6 +76,7 @@ from .sigv4 import (
 __all__ = [
     "Alternative",
     "AudioChunk",
+    "AudioLedger",
     "CallAnalyticsEntity",
     "CallAnalyticsItem",
     "CallAnalyticsParams",
