@@ -1,12 +1,12 @@
 """Sans-I/O audio ledger: what to replay after a reconnect, and the stream's time base.
 
-Amazon Transcribe streaming has no audio acknowledgement message (protocol.md §4.3): the
-only thing a client can know is which audio the service has *finished with*, namely the
-audio up to the end of a final (``IsPartial`` false) result that no open partial still
-reaches back into. :class:`AudioLedger` tracks that point for one logical stream across
-any number of connections (DESIGN.md "Reliability": reconnect with replay of
-unacknowledged audio, 4 h rollover; protocol.md §5 limit table: a stream lasts at most
-14,400 s)::
+Amazon Transcribe streaming has no audio acknowledgement message (protocol.md §4.3-§4.5:
+the service sends results and exceptions only): what a client can know is which audio the
+service has *finished with*, namely the audio up to the end of a final (``IsPartial``
+false) result that no open partial still reaches back into. :class:`AudioLedger` tracks
+that point for one logical stream across any number of connections (DESIGN.md
+"Reliability": reconnect with replay of unacknowledged audio, 4 h rollover; protocol.md
+§5 limit table: a stream lasts at most 14,400 s)::
 
     ledger = AudioLedger(16000, 1)
     # on every connection:
@@ -20,7 +20,9 @@ unacknowledged audio, 4 h rollover; protocol.md §5 limit table: a stream lasts 
     replay = ledger.reconnect()                  # send this first on the new connection
     # (already recorded as the new connection's first audio: do not record() it again)
 
-The ledger never touches a socket or a clock.
+For the rollover, end the old connection cleanly (empty AudioEvent, then ``observe`` its
+last results until the service closes) before ``reconnect()``: the replay is then short or
+empty. The ledger never touches a socket or a clock.
 """
 
 from __future__ import annotations
@@ -63,6 +65,19 @@ def _check_event(event: object) -> None:
 
 def _shift_all(items: tuple[_E, ...], shift: Callable[[_E], _E]) -> tuple[_E, ...]:
     return tuple([shift(x) for x in items]) if items else items
+
+
+def _millis_shifter(ms: int) -> Callable[[Any], Any]:
+    """A function moving a struct's ``BeginOffsetMillis``/``EndOffsetMillis`` by ``ms``."""
+
+    def timed(x: Any) -> Any:
+        return _replace(
+            x,
+            begin_offset_millis=x.begin_offset_millis + ms,
+            end_offset_millis=x.end_offset_millis + ms,
+        )
+
+    return timed
 
 
 class AudioLedger:
@@ -423,13 +438,7 @@ class AudioLedger:
 
     def _shift_utterance(self, event: UtteranceEvent) -> UtteranceEvent:
         ms = self._offset_millis()
-
-        def timed(x: Any) -> Any:
-            return _replace(
-                x,
-                begin_offset_millis=x.begin_offset_millis + ms,
-                end_offset_millis=x.end_offset_millis + ms,
-            )
+        timed = _millis_shifter(ms)
 
         return _replace(
             event,
@@ -443,13 +452,7 @@ class AudioLedger:
         if not event.matched_details:
             return event
         ms = self._offset_millis()
-
-        def timed(x: Any) -> Any:
-            return _replace(
-                x,
-                begin_offset_millis=x.begin_offset_millis + ms,
-                end_offset_millis=x.end_offset_millis + ms,
-            )
+        timed = _millis_shifter(ms)
 
         details = {
             name: _replace(poi, timestamp_ranges=_shift_all(poi.timestamp_ranges, timed))
