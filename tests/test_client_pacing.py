@@ -1,4 +1,7 @@
-"""The pacing wheel: one timer serves every pacer that is due, in deadline order."""
+"""The pacing wheel: one timer serves every pacer that is due, in deadline order.
+
+Every test runs on both twins (``mod``: ``_pacing_py`` and, when built, ``_pacing_c``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,15 @@ import asyncio
 import functools
 import itertools
 from collections.abc import Callable, Coroutine
+from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import twin_params
 
-from scribewire._pacing import PacingWheel, wheel_for_loop
+from scribewire._pacing import wheel_for_loop
+
+pytestmark = pytest.mark.parametrize("mod", twin_params("pacing"))
 
 
 def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -23,7 +30,7 @@ def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     return wrapper
 
 
-class Ticker:
+class TickerMixin:
     """A pacer that records when it was served and asks again every ``period`` s."""
 
     def __init__(self, period: float, count: int) -> None:
@@ -42,28 +49,33 @@ class Ticker:
         return self.due
 
 
-async def run_until_empty(wheel: PacingWheel, timeout: float = 5.0) -> None:
+def ticker(mod: ModuleType, period: float, count: int) -> Any:
+    cls = type("Ticker", (TickerMixin, mod.Pacer), {})
+    return cls(period, count)
+
+
+async def run_until_empty(wheel: Any, timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while len(wheel):
         assert asyncio.get_running_loop().time() < deadline, "wheel did not drain"
         await asyncio.sleep(0.002)
 
 
-def test_rejects_bad_resolution() -> None:
+def test_rejects_bad_resolution(mod: ModuleType) -> None:
     loop = asyncio.new_event_loop()
     try:
         for bad in (0, -1.0, float("inf"), float("nan")):
             with pytest.raises(ValueError, match="resolution"):
-                PacingWheel(loop, bad)
+                mod.PacingWheel(loop, bad)
     finally:
         loop.close()
 
 
 @aio
-async def test_serves_many_pacers_with_one_timer() -> None:
+async def test_serves_many_pacers_with_one_timer(mod: ModuleType) -> None:
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.002)
-    tickers = [Ticker(0.01, 5) for _ in range(200)]
+    wheel = mod.PacingWheel(loop, 0.002)
+    tickers = [ticker(mod, 0.01, 5) for _ in range(200)]
     start = loop.time()
     for i, t in enumerate(tickers):
         t.due = start + (i % 7) * 0.001
@@ -78,11 +90,11 @@ async def test_serves_many_pacers_with_one_timer() -> None:
 
 
 @aio
-async def test_timer_count_does_not_grow_with_pacers() -> None:
+async def test_timer_count_does_not_grow_with_pacers(mod: ModuleType) -> None:
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.005)
+    wheel = mod.PacingWheel(loop, 0.005)
     base = len(loop._scheduled)  # type: ignore[attr-defined]
-    tickers = [Ticker(1.0, 2) for _ in range(1000)]
+    tickers = [ticker(mod, 1.0, 2) for _ in range(1000)]
     now = loop.time()
     for i, t in enumerate(tickers):
         t.due = now + 10 + i * 0.01
@@ -95,10 +107,10 @@ async def test_timer_count_does_not_grow_with_pacers() -> None:
 
 
 @aio
-async def test_schedule_keeps_earlier_deadline_and_discard() -> None:
+async def test_schedule_keeps_earlier_deadline_and_discard(mod: ModuleType) -> None:
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.001)
-    t = Ticker(0.0, 1)
+    wheel = mod.PacingWheel(loop, 0.001)
+    t = ticker(mod, 0.0, 1)
     now = loop.time()
     wheel.schedule(t, now + 10)
     wheel.schedule(t, now + 0.003)  # moves earlier
@@ -107,7 +119,7 @@ async def test_schedule_keeps_earlier_deadline_and_discard() -> None:
     await run_until_empty(wheel, timeout=2)
     assert len(t.served) == 1 and t.served[0] < now + 1
 
-    u = Ticker(0.0, 1)
+    u = ticker(mod, 0.0, 1)
     wheel.schedule(u, loop.time() + 0.002)
     wheel.discard(u)
     wheel.discard(u)  # twice is fine
@@ -116,11 +128,11 @@ async def test_schedule_keeps_earlier_deadline_and_discard() -> None:
 
 
 @aio
-async def test_past_deadline_served_next_slot_not_busy_loop() -> None:
+async def test_past_deadline_served_next_slot_not_busy_loop(mod: ModuleType) -> None:
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.005)
+    wheel = mod.PacingWheel(loop, 0.005)
 
-    class Stuck:
+    class Stuck(mod.Pacer):  # type: ignore[misc,name-defined]
         calls = 0
 
         def pace(self, now: float) -> float | None:
@@ -134,18 +146,18 @@ async def test_past_deadline_served_next_slot_not_busy_loop() -> None:
 
 
 @aio
-async def test_failing_pacer_is_dropped_and_others_continue() -> None:
+async def test_failing_pacer_is_dropped_and_others_continue(mod: ModuleType) -> None:
     loop = asyncio.get_running_loop()
     errors: list[dict[str, object]] = []
     loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx))
     try:
-        wheel = PacingWheel(loop, 0.002)
+        wheel = mod.PacingWheel(loop, 0.002)
 
-        class Boom:
+        class Boom(mod.Pacer):  # type: ignore[misc,name-defined]
             def pace(self, now: float) -> float | None:
                 raise KeyError("boom")
 
-        ok = Ticker(0.003, 3)
+        ok = ticker(mod, 0.003, 3)
         ok.due = loop.time()
         wheel.schedule(Boom(), loop.time())
         wheel.schedule(ok, ok.due)
@@ -157,12 +169,12 @@ async def test_failing_pacer_is_dropped_and_others_continue() -> None:
 
 
 @aio
-async def test_pacer_discarding_a_peer_during_a_tick() -> None:
+async def test_pacer_discarding_a_peer_during_a_tick(mod: ModuleType) -> None:
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.005)
-    victim = Ticker(0.01, 3)
+    wheel = mod.PacingWheel(loop, 0.005)
+    victim = ticker(mod, 0.01, 3)
 
-    class Killer:
+    class Killer(mod.Pacer):  # type: ignore[misc,name-defined]
         def pace(self, now: float) -> float | None:
             wheel.discard(victim)
             return None
@@ -176,15 +188,15 @@ async def test_pacer_discarding_a_peer_during_a_tick() -> None:
 
 
 @aio
-async def test_pacer_moving_a_peer_later_during_a_tick() -> None:
+async def test_pacer_moving_a_peer_later_during_a_tick(mod: ModuleType) -> None:
     """A peer discarded and scheduled again from another pacer's pace() keeps only its
     new deadline: it is not served in the tick that moved it, and once afterwards."""
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.005)
-    moved = Ticker(0.0, 1)
+    wheel = mod.PacingWheel(loop, 0.005)
+    moved = ticker(mod, 0.0, 1)
     start = loop.time()
 
-    class Mover:
+    class Mover(mod.Pacer):  # type: ignore[misc,name-defined]
         def pace(self, now: float) -> float | None:
             wheel.discard(moved)
             moved.due = now + 0.05
@@ -199,12 +211,12 @@ async def test_pacer_moving_a_peer_later_during_a_tick() -> None:
 
 
 @aio
-async def test_pacers_come_back_at_their_deadlines() -> None:
+async def test_pacers_come_back_at_their_deadlines(mod: ModuleType) -> None:
     """Re-inserted at once in the tick that served them: each pacer is served once per
     period, in order, and no slot is served twice in one tick."""
     loop = asyncio.get_running_loop()
-    wheel = PacingWheel(loop, 0.002)
-    tickers = [Ticker(0.004 + 0.002 * (i % 3), 6) for i in range(60)]
+    wheel = mod.PacingWheel(loop, 0.002)
+    tickers = [ticker(mod, 0.004 + 0.002 * (i % 3), 6) for i in range(60)]
     now = loop.time()
     for t in tickers:
         t.due = now
@@ -217,5 +229,5 @@ async def test_pacers_come_back_at_their_deadlines() -> None:
 
 
 @aio
-async def test_one_wheel_per_loop() -> None:
+async def test_one_wheel_per_loop(mod: ModuleType) -> None:
     assert wheel_for_loop() is wheel_for_loop(asyncio.get_running_loop())

@@ -141,10 +141,16 @@ class _Connection(ClientConnection):
         self._update()
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # may write (a pong, a close frame) to the transport
+        stream = self.stream
+        if stream is not None:
+            stream._transport_dirty()
         self._update()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        stream = self.stream
+        if stream is not None:
+            stream._detach()  # before the transport closes the socket
         super().connection_lost(exc)
         self._update()
 
@@ -241,9 +247,13 @@ class TranscribeClient:
                 "credentials must be Credentials, a callable or None, "
                 f"not {type(credentials).__name__}"
             )
-        #: AudioEvents written by all streams of this client (a counter for benchmarks).
-        self.messages_sent = 0
+        self._counter = _pacing.MessageCounter()
         self._framer = ClientFramer()
+
+    @property
+    def messages_sent(self) -> int:
+        """AudioEvents written by all streams of this client (a counter for benchmarks)."""
+        return int(self._counter.value)
 
     def __repr__(self) -> str:
         where = self.endpoint or f"AWS {self._region or '(region from the environment)'}"
@@ -403,7 +413,7 @@ async def _feed(stream: TranscribeStream, chunks: Iterable[bytes]) -> None:
         raise
 
 
-class TranscribeStream:
+class TranscribeStream(_pacing.PacedWriter):
     """One live stream. Create with :meth:`TranscribeClient.stream`, use with ``async with``.
 
     ``send`` audio, ``end`` it, and iterate the stream for typed events
@@ -421,32 +431,20 @@ class TranscribeStream:
             ``events_received``).
     """
 
-    # the fields pace() reads for every message first, in the order it reads them: they
-    # share the object's first two cache lines (slots are laid out in this order)
+    # the per-message state (queue, deadlines, transport) is the PacedWriter base's
     __slots__ = (
-        "_writable",
-        "_frames",
-        "_next_due",
-        "_max_lag",
-        "_blocked_since",
-        "_transport",
-        "_step",
-        "_client",
-        "_space",
-        "_low_water",
         "__weakref__",
         "_bytes_per_second",
         "_chunk_nbytes",
+        "_client",
         "_configuration",
         "_conn",
         "_drained",
         "_end_frames",
-        "_ending",
         "_error",
         "_error_raised",
         "_event_waiter",
         "_events",
-        "_idle_since",
         "_last_receive",
         "_loop",
         "_max_frames",
@@ -475,6 +473,7 @@ class TranscribeStream:
             raise ParameterError(
                 "a ConfigurationEvent is only for CallAnalyticsParams (protocol.md §4.4)"
             )
+        super().__init__(client._counter)
         self._client = client
         self.params = params
         self._configuration = configuration
@@ -483,29 +482,21 @@ class TranscribeStream:
         )
         self._speed = client.speed
         self._conn: _Connection | None = None
-        self._writable = False  # kept current by the connection (see _Connection)
+        # _writable is kept current by the connection (see _Connection). The queue holds
         # WebSocket frames of AudioEvents waiting for their time: every one carries
         # ``_chunk_nbytes`` of audio except the remainder queued by end() (``_tail_nbytes``)
-        self._frames: collections.deque[bytes] = collections.deque()
         self._end_frames: list[bytes] | None = None
-        self._ending = False
         self._error: BaseException | None = None
         self._error_raised = False
         self._events: collections.deque[Event] = collections.deque()
         self._event_waiter: asyncio.Future[None] | None = None
-        self._space: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._receiver: asyncio.Task[None] | None = None
         self._resampler: tuple[int, Resampler] | None = None
-        self._blocked_since: float | None = None
-        self._next_due = 0.0
-        self._idle_since: float | None = 0.0
-        self._max_lag = 0.0
         self._last_receive = 0.0
         self._bytes_per_second = 0
         self._chunk_nbytes = 0
         self._tail_nbytes = 0
-        self._step = 0.0
         self._max_frames = max(2, math.ceil(client.buffer_duration / client.chunk_duration))
         # a waiting send() wakes when a quarter is left and tops the buffer up in one go
         self._low_water = self._max_frames // 4
@@ -519,7 +510,7 @@ class TranscribeStream:
         """Seconds of audio written to the socket so far (keepalive silence included)."""
         if not self._bytes_per_second:
             return 0.0
-        queued = len(self._frames) * self._chunk_nbytes
+        queued = self._queued() * self._chunk_nbytes
         if queued and self._ending:  # the remainder, last in the queue, may be shorter
             queued -= self._chunk_nbytes - self._tail_nbytes
         return (self.session.audio_bytes_sent - queued) / self._bytes_per_second
@@ -566,19 +557,21 @@ class TranscribeStream:
         now = self._loop.time()
         self._next_due = now
         self._idle_since = now
-        self._transport = conn.transport
+        self._attach(conn.transport)
         conn.stream = self
         conn._update()
         if self._configuration is not None:
-            self._transport.write(session.send_configuration(self._configuration))
+            self._write(session.send_configuration(self._configuration))
         self._chunk_nbytes = self._tail_nbytes = session.chunk_bytes
         # loop seconds between two AudioEvents (0 at infinite speed)
         self._step = self._chunk_nbytes / self._bytes_per_second / self._speed
         # at most this far behind schedule: a stall or a pause never turns into a burst
         self._max_lag = 2 * self._step
         self._receiver = self._loop.create_task(self._receive())
-        if self._client.keepalive_after is not None:
-            self._wheel.schedule(self, now + self._client.keepalive_after)
+        keepalive = self._client.keepalive_after
+        if keepalive is not None:
+            self._keepalive_after = keepalive
+            self._wheel.schedule(self, now + keepalive)
 
     async def aclose(self) -> None:
         """Close the socket now (no end of stream); safe to call more than once."""
@@ -652,11 +645,10 @@ class TranscribeStream:
         view = self._pcm(audio, sample_rate)
         session = self.session
         step = self._chunk_nbytes * (self._max_frames - self._low_water)
-        frames = self._frames
         for offset in range(0, len(view), step):
-            while len(frames) >= self._max_frames:
+            while self._queued() >= self._max_frames:
                 await self._wait_space()
-            frames.extend(session.send_audio(view[offset : offset + step]))
+            self._queue_frames(session.send_audio(view[offset : offset + step]))
             self._idle_since = None
             self._kick()
 
@@ -696,7 +688,7 @@ class TranscribeStream:
             self._ending = True
             if audio:  # the remainder: one shorter AudioEvent, last in the queue
                 self._tail_nbytes = self.session.audio_bytes_sent - before
-                self._frames.append(audio[0])
+                self._queue_frames(audio)
             self._end_frames = [end_frame]
             self._drained = self._loop.create_future()
             self._kick()
@@ -726,66 +718,26 @@ class TranscribeStream:
 
     # ------------------------------------------------------------------ pacing
 
-    def pace(self, now: float) -> float | None:
-        """Write the AudioEvents due at loop time ``now``; the next deadline or None.
+    # pace(now), inherited from PacedWriter, writes the AudioEvents due at loop time
+    # ``now`` (one frame per ``_step`` s, each written at once while the stream is
+    # writable: see _Connection) and calls these three hooks
 
-        Called by the pacing wheel (and by ``send``/``end`` for what is due at once).
-        Each due frame is one ``transport.write`` while the stream is writable (see
-        :class:`_Connection`); writing stops when the transport's buffer passes
-        ``write_limit``.
-        """
-        if not self._writable:
-            return self._not_writable(now)
-        frames = self._frames
-        if frames:
-            next_due = self._next_due
-            if next_due > now:
-                return next_due
-            self._blocked_since = None
-            floor = now - self._max_lag
-            if next_due < floor:
-                next_due = floor
-            transport = self._transport
-            step = self._step
-            sent = 0
-            while True:  # (method calls, not bound-method locals: no allocation per call)
-                transport.write(frames.popleft())
-                sent += 1
-                next_due += step
-                if not frames or next_due > now or not self._writable:
-                    break
-            self._next_due = next_due
-            self._client.messages_sent += sent
-            space = self._space
-            if space is not None and len(frames) <= self._low_water and not space.done():
-                space.set_result(None)
-            if frames:
-                return next_due if self._writable else self._not_writable(now)
-        if self._ending:
-            end_frames = self._end_frames
-            if end_frames:
-                for frame in end_frames:
-                    self._transport.write(frame)
-                self._end_frames = []
-                drained = self._drained
-                if drained is not None and not drained.done():
-                    drained.set_result(None)
-            return None
-        keepalive = self._client.keepalive_after
-        if keepalive is None:
-            return None
-        idle_since = self._idle_since
-        if idle_since is None:
-            if self._next_due > now:
-                return self._next_due
-            idle_since = self._idle_since = now  # the buffer ran dry just now
-        if now - idle_since >= keepalive:
-            if self._next_due > now:
-                return self._next_due
-            # the caller's audio paused: real silence at the normal pace (protocol.md §5)
-            frames.extend(self.session.send_audio(bytes(self._chunk_nbytes)))
-            return self.pace(now)
-        return idle_since + keepalive
+    def _write_end(self) -> None:
+        """Everything queued has left: write the end-of-stream frame (protocol.md §4.1)."""
+        end_frames = self._end_frames
+        if end_frames:
+            for frame in end_frames:
+                self._write(frame)
+            self._end_frames = []
+            drained = self._drained
+            if drained is not None and not drained.done():
+                drained.set_result(None)
+
+    def _queue_silence(self) -> None:
+        """The caller's audio paused for ``keepalive_after`` s: one chunk of PCM silence,
+        sent at the normal pace, so the 15 s idle rule (protocol.md §5) never ends a
+        live call."""
+        self._queue_frames(self.session.send_audio(bytes(self._chunk_nbytes)))
 
     def _not_writable(self, now: float) -> float | None:
         """Paused by a full socket buffer: try again shortly (``_blocked``); not open,
