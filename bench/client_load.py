@@ -1,6 +1,6 @@
-"""Client CPU per sent AudioEvent at real-time pacing, ours against a pipecat-style baseline.
+"""Client CPU per sent AudioEvent at real-time pacing: ours, our pure twin, a peer, the floor.
 
-Three pieces:
+The pieces:
 
 - ``sink``: a minimal WebSocket server in a separate process (so its CPU is not
   counted): it answers the upgrade (RFC 6455 accept key), then reads and discards
@@ -11,7 +11,22 @@ Three pieces:
   100 ms chunk with ``pipecat.services.aws.utils.build_event_message``, ``await
   ws.send(...)`` and ``await asyncio.sleep(0.1)``, plus one receive task per stream.
 - ``scribewire``: ``TranscribeClient`` streams fed with ``stream.send`` in large
-  pieces; one pacing wheel serves every stream.
+  pieces; one pacing wheel serves every stream. Native twins: the pacing kernel
+  (``scribewire._pacing_c``) writes each frame with one ``send(2)`` from C.
+- ``scribewire-py``: the same driver on the pure-Python twins
+  (``SCRIBEWIRE_NO_EXTENSIONS=1``; the pacing kernel writes with ``transport.write``).
+  The twin selector reads the variable when scribewire is imported, so this kind runs
+  only in an interpreter started with it set: ``measure_in_subprocess`` (and ``main``,
+  when needed) start one; ``measure`` refuses it otherwise.
+- ``floor``: NOT a client, the least any asyncio program can do for the same traffic:
+  N plain TCP connections (``loop.create_connection``, then the WebSocket upgrade the
+  sink expects: a GET with a ``Sec-WebSocket-Key``, the 101 read and its accept key
+  checked), one AudioEvent WebSocket frame built once with scribewire's
+  ``ClientFramer`` (3,200 audio bytes: the same size as ours on the wire) and sent
+  again and again, and ONE loop timer that every 5 ms calls the raw socket's ``send``
+  (one ``send(2)``) once for each stream that is due. No framing, no buffering, no
+  backpressure, no error recovery: a would-block or a partial send just loses bytes
+  (the sink discards them anyway; the count is of whole frames' worth of bytes sent).
 
 ``measure(kind, streams, ...)`` connects ``streams`` streams to a fresh sink,
 starts them at phases spread evenly over one chunk period (live calls start at
@@ -22,10 +37,12 @@ over ``window`` seconds.
 CPU per message = CPU seconds / messages; streams per core = 1 / (CPU per
 message x messages per second per stream).
 
-Both drivers run on the stock asyncio event loop; ``--loop uvloop`` runs them on
+Every kind starts stream ``i`` of N at ``i / N`` of a chunk period (the same phases).
+The drivers run on the stock asyncio event loop; ``--loop uvloop`` runs them on
 uvloop instead (``scribewire.client.run`` uses it when installed).
 
-Run directly: ``python bench/client_load.py [--streams 1000 5000] [--window 5]``.
+Run directly: ``python bench/client_load.py [--streams 1000 5000] [--window 5]
+[--kind scribewire scribewire-py floor baseline]``.
 """
 
 from __future__ import annotations
@@ -37,6 +54,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -49,6 +67,14 @@ CHUNK_SECONDS = 0.1
 SAMPLE_RATE = 16_000
 CHUNK_NBYTES = int(SAMPLE_RATE * CHUNK_SECONDS) * 2  # 3,200 B of 16-bit mono PCM
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+KINDS = ("scribewire", "scribewire-py", "floor", "baseline")
+FLOOR_TICK_SECONDS = 0.005  # the floor's one timer period
+NO_EXTENSIONS_ENV = "SCRIBEWIRE_NO_EXTENSIONS"
+
+
+def _accept(key: bytes) -> bytes:
+    """The ``Sec-WebSocket-Accept`` value for ``key`` (RFC 6455 §4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
 
 
 # --------------------------------------------------------------------------- sink
@@ -80,11 +106,10 @@ class _SinkProtocol(asyncio.Protocol):
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"sec-websocket-key":
                 key = value.strip()
-        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
         assert self.transport is not None
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept(key) + b"\r\n\r\n"
         )
         self.upgraded = True
         _SinkProtocol.received += len(self.head) - end - 4
@@ -194,10 +219,19 @@ async def _baseline(port: int, streams: int, stagger: bool = True) -> Driver:
     return (lambda: counter[0]), stop
 
 
-async def _scribewire(port: int, streams: int, stagger: bool = True) -> Driver:
+async def _scribewire(port: int, streams: int, stagger: bool = True, twin: str = "c") -> Driver:
+    from scribewire import _pacing, wsframe
     from scribewire.client import TranscribeClient
     from scribewire.transcribe.credentials import Credentials
     from scribewire.transcribe.params import StreamParams
+
+    loaded = {"pacing": _pacing.IMPLEMENTATION, "wsframe": wsframe.IMPLEMENTATION}
+    if set(loaded.values()) != {twin}:
+        raise RuntimeError(
+            f"expected the {twin!r} twins, this interpreter loaded {loaded} "
+            f"({NO_EXTENSIONS_ENV}={os.environ.get(NO_EXTENSIONS_ENV, '')!r}; "
+            "are the native kernels built?)"
+        )
 
     client = TranscribeClient(
         endpoint=f"ws://127.0.0.1:{port}",
@@ -232,10 +266,136 @@ async def _scribewire(port: int, streams: int, stagger: bool = True) -> Driver:
     return (lambda: client.messages_sent), stop
 
 
+async def _scribewire_py(port: int, streams: int, stagger: bool = True) -> Driver:
+    return await _scribewire(port, streams, stagger, twin="py")
+
+
+class _FloorProtocol(asyncio.Protocol):
+    """Sends the upgrade request, checks the 101 and its accept key, then ignores input."""
+
+    def __init__(self) -> None:
+        self.key = base64.b64encode(os.urandom(16))
+        self.head = b""
+        self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(  # type: ignore[attr-defined]
+            b"GET /stream-transcription-websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + self.key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self.upgraded.done():
+            return
+        self.head += data
+        end = self.head.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.head[:end]
+        if not head.startswith(b"HTTP/1.1 101 ") or _accept(self.key) not in head:
+            self.upgraded.set_exception(ConnectionError(f"upgrade refused: {head!r}"))
+        else:
+            self.upgraded.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(ConnectionError(f"closed during the upgrade: {exc}"))
+
+
+def _raw_socket(transport: asyncio.BaseTransport, owned: list[socket.socket]) -> socket.socket:
+    """The transport's own ``socket.socket`` (stock asyncio wraps it in a TransportSocket,
+    whose ``_sock`` it is); uvloop's stand-in has no ``send``, so a ``dup`` of its fd,
+    appended to ``owned`` for the caller to close."""
+    sock = transport.get_extra_info("socket")
+    sock = getattr(sock, "_sock", sock)
+    if isinstance(sock, socket.socket):
+        return sock
+    dup = socket.socket(fileno=os.dup(sock.fileno()))
+    dup.setblocking(False)
+    owned.append(dup)
+    return dup
+
+
+async def _floor(port: int, streams: int, stagger: bool = True) -> Driver:
+    """The floor (see the module docstring): a raw ``send`` per due stream from one timer."""
+    from scribewire.wsframe import ClientFramer
+
+    (frame,) = ClientFramer().audio_event_frames(bytes(CHUNK_NBYTES), CHUNK_NBYTES)
+    loop = asyncio.get_running_loop()
+    transports: list[asyncio.BaseTransport] = []
+    dups: list[socket.socket] = []
+    sends: list[Callable[[bytes], int]] = []
+    for _ in range(streams):
+        transport, protocol = await loop.create_connection(_FloorProtocol, "127.0.0.1", port)
+        transports.append(transport)
+        await protocol.upgraded
+        sends.append(_raw_socket(transport, dups).send)
+
+    # Frame j goes to stream j % N, due at t0 + (j // N) x period + phase(j % N): with
+    # the phases i / N of a period that is t0 + j x period / N, else all N at each period.
+    t0 = loop.time()
+    sent_bytes = 0
+    next_frame = 0
+    ticks = 0
+    errors: list[OSError] = []
+
+    def tick() -> None:
+        nonlocal sent_bytes, next_frame, ticks, handle
+        now = loop.time()
+        periods = (now - t0) / CHUNK_SECONDS
+        due = int(periods * streams) + 1 if stagger else (int(periods) + 1) * streams
+        n = 0
+        while next_frame < due:
+            a = next_frame % streams
+            b = min(streams, a + due - next_frame)
+            for send in sends[a:b]:
+                try:
+                    n += send(frame)
+                except BlockingIOError:
+                    pass  # no buffering: a full socket buffer loses the frame
+                except OSError as exc:
+                    errors.append(exc)
+            next_frame += b - a
+        sent_bytes += n
+        ticks = max(ticks + 1, int((now - t0) / FLOOR_TICK_SECONDS) + 1)
+        handle = loop.call_at(t0 + ticks * FLOOR_TICK_SECONDS, tick)
+
+    handle = loop.call_at(t0, tick)
+
+    def sample() -> int:
+        if errors:
+            raise errors[0]
+        return sent_bytes // len(frame)
+
+    async def stop() -> None:
+        handle.cancel()
+        for sock in dups:
+            sock.close()
+        for transport in transports:
+            transport.abort()  # type: ignore[attr-defined]
+
+    return sample, stop
+
+
+_DRIVERS: dict[str, Callable[[int, int, bool], Awaitable[Driver]]] = {
+    "scribewire": _scribewire,
+    "scribewire-py": _scribewire_py,
+    "floor": _floor,
+    "baseline": _baseline,
+}
+
+
+def _runs_here(kind: str) -> bool:
+    """Whether this interpreter's environment selects the twins ``kind`` measures."""
+    pure = bool(os.environ.get(NO_EXTENSIONS_ENV))
+    return pure if kind == "scribewire-py" else kind != "scribewire" or not pure
+
+
 async def _measure(
     kind: str, port: int, streams: int, warmup: float, window: float, stagger: bool, loop: str
 ) -> LoadResult:
-    sample, stop = await (_baseline if kind == "baseline" else _scribewire)(port, streams, stagger)
+    sample, stop = await _DRIVERS[kind](port, streams, stagger)
     await asyncio.sleep(warmup)
     m0, c0, t0 = sample(), time.process_time(), time.monotonic()
     await asyncio.sleep(window)
@@ -268,8 +428,25 @@ def measure(
     stagger: bool = True,
     loop: str = "asyncio",
 ) -> LoadResult:
-    """Measure ``kind`` ("scribewire" or "baseline") with ``streams`` streams (own sink),
-    on the ``loop`` event loop ("asyncio" or "uvloop")."""
+    """Measure ``kind`` (one of ``KINDS``) with ``streams`` streams (own sink), on the
+    ``loop`` event loop ("asyncio" or "uvloop"), in this interpreter.
+
+    Raises:
+        ValueError: unknown ``kind``, or this interpreter's ``SCRIBEWIRE_NO_EXTENSIONS``
+            does not match it ("scribewire-py" needs it set before scribewire is
+            imported, "scribewire" needs it unset); ``measure_in_subprocess`` sets it.
+        RuntimeError: the scribewire twins loaded are not the ones ``kind`` names (for
+            "scribewire": the native kernels are not built).
+    """
+    if kind not in _DRIVERS:
+        raise ValueError(f"unknown kind {kind!r}, expected one of {KINDS}")
+    if not _runs_here(kind):
+        need = "set to 1" if kind == "scribewire-py" else "unset"
+        raise ValueError(
+            f"kind {kind!r} needs {NO_EXTENSIONS_ENV} {need} when scribewire is first "
+            "imported (the twin selector reads it at import); start Python with it "
+            "that way, or use measure_in_subprocess(), which does"
+        )
     with run_sink() as port:
         coro = _measure(kind, port, streams, warmup, window, stagger, loop)
         if loop == "uvloop":
@@ -289,14 +466,18 @@ def measure_in_subprocess(
     stagger: bool = True,
     loop: str = "asyncio",
 ) -> LoadResult:
-    """``measure`` in a fresh interpreter, so runs do not share heap or loop state."""
+    """``measure`` in a fresh interpreter, so runs do not share heap or loop state;
+    ``SCRIBEWIRE_NO_EXTENSIONS=1`` in its environment for "scribewire-py", unset else."""
     import subprocess
 
+    env = {k: v for k, v in os.environ.items() if k != NO_EXTENSIONS_ENV}
+    if kind == "scribewire-py":
+        env[NO_EXTENSIONS_ENV] = "1"
     out = subprocess.run(
         [sys.executable, __file__, "--json", "--kind", kind, "--streams", str(streams),
          "--warmup", str(warmup), "--window", str(window), "--loop", loop]
         + ([] if stagger else ["--no-stagger"]),
-        check=True, capture_output=True, text=True, timeout=600,
+        check=True, capture_output=True, text=True, timeout=600, env=env,
     ).stdout
     return LoadResult(**json.loads(out.strip().splitlines()[-1]))
 
@@ -304,8 +485,9 @@ def measure_in_subprocess(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[1000, 5000])
-    parser.add_argument("--kind", choices=["scribewire", "baseline"], nargs="+",
-                        default=["scribewire", "baseline"])
+    parser.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS),
+                        help="scribewire-py (or scribewire under SCRIBEWIRE_NO_EXTENSIONS) "
+                        "runs in a fresh interpreter with the variable set (unset)")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
@@ -315,12 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for n in args.streams:
         for kind in args.kind:
-            r = measure(kind, n, warmup=args.warmup, window=args.window, stagger=args.stagger,
-                        loop=args.loop)
+            run = measure if _runs_here(kind) else measure_in_subprocess
+            r = run(kind, n, warmup=args.warmup, window=args.window, stagger=args.stagger,
+                    loop=args.loop)
             if args.json:
                 print(json.dumps(asdict(r)), flush=True)
             else:
-                print(f"{r.kind:>10} N={r.streams:>5} {r.loop}: {r.cpu_us_per_message:7.2f} us CPU/message, "
+                print(f"{r.kind:>13} N={r.streams:>5} {r.loop}: {r.cpu_us_per_message:7.2f} us CPU/message, "
                       f"{r.streams_per_core:>6.0f} streams/core, achieved {r.achieved_rate:.0%} "
                       f"of real time, RSS {r.rss_mb} MB", flush=True)
     return 0

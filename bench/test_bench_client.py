@@ -1,9 +1,14 @@
-"""Client CPU per AudioEvent at real time, 100 ms chunks, over loopback: ours vs pipecat-style.
+"""Client CPU per AudioEvent at real time, 100 ms chunks, over loopback, four kinds per group.
+
+The kinds (see ``bench/client_load.py``): ``scribewire`` (TranscribeClient, native twins),
+``scribewire-py`` (the same on the pure-Python twins), ``floor`` (not a client: one timer
+calling the raw socket's ``send`` with a pre-built frame of the same size, the least any
+asyncio program can spend on this traffic) and ``baseline`` (pipecat-style).
 
 Each case runs ``bench/client_load.py`` in a fresh interpreter against a sink server in
-another process (its CPU is not counted), N = 1,000 and 5,000 streams, and records in
-``extra_info``: client CPU (user + system) per message in µs, streams per core
-(1 / (CPU per message x 10 messages/s)), the fraction of real-time rate achieved, RSS.
+another process (its CPU is not counted), N = 1,000 and 5,000 streams (one group per N),
+and records in ``extra_info``: client CPU (user + system) per message in µs, streams per
+core (1 / (CPU per message x 10 messages/s)), the fraction of real-time rate achieved, RSS.
 The benchmark's own timing is the wall time of the whole run (connect + warm-up +
 window); the figures that matter are in ``extra_info`` (``--benchmark-columns`` or
 ``--benchmark-json``). Goal (DESIGN.md): <= 10 µs CPU per message, >= 10,000 streams/core.
@@ -18,13 +23,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from client_load import measure_in_subprocess  # noqa: E402
+from client_load import KINDS, measure_in_subprocess  # noqa: E402
 
 pytest.importorskip("pytest_benchmark")
 
 
 @pytest.mark.parametrize("streams", [1000, 5000])
-@pytest.mark.parametrize("kind", ["scribewire", "baseline"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_client_cpu_per_message(benchmark, kind: str, streams: int) -> None:  # type: ignore[no-untyped-def]
     if kind == "baseline":
         pytest.importorskip("pipecat.services.aws.utils")
@@ -34,4 +39,5 @@ def test_client_cpu_per_message(benchmark, kind: str, streams: int) -> None:  # 
         rounds=1, iterations=1,
     )
     benchmark.extra_info.update(asdict(result))
+    assert result.kind == kind
     assert result.messages > 0
