@@ -21,6 +21,7 @@ from websockets.http11 import Response
 
 from scribewire import TranscribeClient
 from scribewire.errors import (
+    BadRequestException,
     ConnectionClosed,
     HandshakeRejected,
     LimitExceededException,
@@ -92,12 +93,46 @@ async def test_service_closes_mid_stream() -> None:
         await drain(ws, 3)
         await ws.close(1011, "internal trouble")
 
-    async with Peer(handler) as client:
+    peer = Peer(handler)
+    async with peer as client:
         with pytest.raises(ConnectionClosed) as info:
             async with client.stream(PARAMS) as stream:
                 for _ in range(30):
                     await stream.send(SECOND)
     assert info.value.code == 1011 and "internal trouble" in info.value.reason
+    # a lost connection is retried: the first plus reconnect_attempts (3), each with the
+    # unacknowledged audio replayed, before the last error reaches the caller
+    assert peer.connections == 4 and stream.connections == 4
+    assert stream.ledger.reconnects == 3
+
+
+@aio
+async def test_no_reconnect_when_disabled_or_not_retryable() -> None:
+    async def closes(ws: ServerConnection) -> None:
+        await drain(ws, 3)
+        await ws.close(1011, "internal trouble")
+
+    peer = Peer(closes)
+    async with peer as client:
+        client.reconnect_attempts = 0
+        with pytest.raises(ConnectionClosed):
+            async with client.stream(PARAMS) as stream:
+                for _ in range(30):
+                    await stream.send(SECOND)
+    assert peer.connections == 1
+
+    async def bad_request(ws: ServerConnection) -> None:
+        await drain(ws, 2)
+        await ws.send(encode_exception("BadRequestException", "no such thing"))
+        await ws.close(1000)
+
+    peer = Peer(bad_request)
+    async with peer as client:
+        with pytest.raises(BadRequestException):
+            async with client.stream(PARAMS) as stream:
+                for _ in range(30):
+                    await stream.send(SECOND)
+    assert peer.connections == 1 and stream.ledger.reconnects == 0
 
 
 @aio

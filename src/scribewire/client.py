@@ -90,6 +90,7 @@ from .errors import (
 )
 from .transcribe.credentials import CredentialProvider, Credentials, resolve_region
 from .transcribe.events import ConfigurationEvent, Event
+from .transcribe.ledger import AudioLedger
 from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from .transcribe.session import MAX_CHUNK_DURATION, TranscribeSession
 from .wsframe import ClientFramer
@@ -110,6 +111,15 @@ DEFAULT_CHUNK_DURATION = 0.1
 """Seconds of audio per AudioEvent (AWS recommends 50-200 ms, protocol.md §5)."""
 
 _RETRY = 0.02  # seconds between write attempts while the socket buffer is full
+MAX_STREAM_SECONDS = 14_400.0
+"""The longest a stream may last, seconds (4 h, protocol.md §5 limits)."""
+_BACKOFF_FIRST = 0.25  # seconds before the first reconnect attempt, doubling each time
+_BACKOFF_MAX = 4.0
+_CATCH_UP = 2.0  # replayed audio leaves at this multiple of the normal pace
+
+
+class _Rollover(Exception):
+    """The old connection ended cleanly for the 4 h rollover (never leaves the stream)."""
 _OPEN = State.OPEN
 
 
@@ -129,7 +139,10 @@ class _Connection(ClientConnection):
         stream = self.stream
         if stream is not None:
             stream._writable = (
-                stream._error is None and self.protocol.state is _OPEN and not self.paused
+                stream._error is None
+                and self.protocol.state is _OPEN
+                and not self.paused
+                and not stream._rolling
             )
 
     def pause_writing(self) -> None:
@@ -193,6 +206,23 @@ class TranscribeClient:
         send_timeout: seconds a stream may stay blocked on a full socket (the service
             stopped reading) before it fails with ``ConnectionClosed``.
         write_limit: bytes the socket may buffer before writing pauses (high-water mark).
+        reconnect_attempts: new connections tried, one after another with backoff
+            (0.25 s doubling to 4 s), when a connection is lost mid-stream or the service
+            sends a retryable exception (``ServiceError.retryable``: internal failure,
+            unavailable, limit exceeded) or refuses an upgrade with 429 or a 5xx; 0
+            disables reconnecting. The count starts again once the new connection
+            delivers a result.
+        max_replay_seconds: unacknowledged audio each stream keeps to replay on a new
+            connection (:class:`~scribewire.transcribe.ledger.AudioLedger`: audio the
+            service has not finished with, i.e. not yet covered by a final result), in
+            seconds, at least twice ``buffer_duration`` (``send`` never lets the audio
+            accepted and not yet written exceed it); older audio is dropped from the
+            replay buffer and counted in ``TranscribeStream.ledger.dropped_seconds``.
+            Memory: ``max_replay_seconds x sample_rate x 2 x channels`` bytes per stream at
+            most.
+        rollover_after: seconds of audio after which a stream moves to a new connection
+            (ends the old one cleanly, then replays what is unacknowledged), under the
+            service's 14,400 s limit per stream (protocol.md §5 limits).
 
     Raises:
         ParameterError: a timing argument out of range.
@@ -213,6 +243,9 @@ class TranscribeClient:
         end_timeout: float = 30.0,
         send_timeout: float = 20.0,
         write_limit: int = 65_536,
+        reconnect_attempts: int = 3,
+        max_replay_seconds: float = 10.0,
+        rollover_after: float = 14_100.0,
     ) -> None:
         self.speed = _check_positive("speed", speed, allow_inf=True)
         cd = _check_positive("chunk_duration", chunk_duration)
@@ -232,6 +265,39 @@ class TranscribeClient:
         if int(write_limit) < 1024:
             raise ParameterError(f"write_limit must be >= 1024 bytes, not {write_limit!r}")
         self.write_limit = int(write_limit)
+        if isinstance(reconnect_attempts, bool) or not isinstance(reconnect_attempts, int) or (
+            reconnect_attempts < 0
+        ):
+            raise ParameterError(
+                f"reconnect_attempts must be an int >= 0, not {reconnect_attempts!r}"
+            )
+        self.reconnect_attempts = reconnect_attempts
+        try:
+            replay = float(max_replay_seconds)
+        except (TypeError, ValueError):
+            replay = math.nan
+        if not (replay >= 0 and math.isfinite(replay)):
+            raise ParameterError(
+                f"max_replay_seconds must be a finite number >= 0, not {max_replay_seconds!r}"
+            )
+        self.max_replay_seconds = replay
+        self.rollover_after = _check_positive("rollover_after", rollover_after)
+        if self.rollover_after > MAX_STREAM_SECONDS:
+            raise ParameterError(
+                f"rollover_after must be <= {MAX_STREAM_SECONDS:g} s (the service ends a "
+                f"stream after 4 h, protocol.md §5), not {rollover_after!r}"
+            )
+        if replay < 2 * self.buffer_duration:
+            raise ParameterError(
+                f"max_replay_seconds ({max_replay_seconds!r} s) must be at least twice "
+                f"buffer_duration ({buffer_duration!r} s): audio accepted and not yet sent "
+                "must fit in the replay buffer"
+            )
+        if self.rollover_after <= replay:
+            raise ParameterError(
+                f"rollover_after ({rollover_after!r} s) must exceed max_replay_seconds "
+                f"({max_replay_seconds!r} s): each new connection replays up to that much"
+            )
         self.endpoint = endpoint
         self.profile = profile
         self._region = region
@@ -425,15 +491,34 @@ class TranscribeStream(_pacing.PacedWriter):
     caller did not; leaving it with an exception or by cancellation closes the socket at
     once.
 
+    Reconnects (``TranscribeClient(reconnect_attempts=...)``): when the connection is
+    lost mid-stream or the service sends a retryable exception, the stream opens a new
+    connection (credentials and URL made anew), replays the audio the service had not
+    finished with (``ledger``), sends it at twice the normal pace until it has caught
+    up, and carries on; events keep one time base (``StartTime`` and the other times are
+    seconds from the start of the whole stream, across connections). Past
+    ``rollover_after`` seconds of audio on one connection the stream ends it cleanly and
+    continues on a new one the same way (the 4 h limit). ``send`` waits while a
+    reconnect is under way and the buffer is full: nothing accepted is lost, except audio
+    older than ``max_replay_seconds`` that the service had not finished with when the
+    connection was lost (counted in ``ledger.dropped_seconds``).
+
     Attributes:
         params: the stream parameters.
-        session: the sans-I/O session (counters: ``audio_bytes_sent``,
-            ``events_received``).
+        session: the sans-I/O session of the current connection (counters:
+            ``audio_bytes_sent``, ``events_received``).
+        ledger: the :class:`~scribewire.transcribe.ledger.AudioLedger` of the stream
+            (acknowledged, unacknowledged and dropped seconds; ``reconnects``).
+        connections: connections opened so far (1 after ``open``).
+        connection_offsets: for each connection, the stream time (s) of its first audio:
+            its events' times are shifted by this much.
     """
 
     # the per-message state (queue, deadlines, transport) is the PacedWriter base's
     __slots__ = (
         "__weakref__",
+        "_attempts",
+        "_backlog",
         "_bytes_per_second",
         "_chunk_nbytes",
         "_client",
@@ -448,11 +533,18 @@ class TranscribeStream(_pacing.PacedWriter):
         "_last_receive",
         "_loop",
         "_max_frames",
+        "_partial",
         "_receiver",
         "_resampler",
+        "_rolling",
         "_speed",
+        "_step_normal",
         "_tail_nbytes",
+        "_unframed",
         "_wheel",
+        "connection_offsets",
+        "connections",
+        "ledger",
         "params",
         "session",
     )
@@ -500,6 +592,18 @@ class TranscribeStream(_pacing.PacedWriter):
         self._max_frames = max(2, math.ceil(client.buffer_duration / client.chunk_duration))
         # a waiting send() wakes when a quarter is left and tops the buffer up in one go
         self._low_water = self._max_frames // 4
+        channels = 2 if configuration is not None else params.channels
+        self.ledger = AudioLedger(
+            params.sample_rate, channels, max_replay_seconds=client.max_replay_seconds
+        )
+        self._partial = b""  # a trailing part of a frame, waiting for the rest
+        self._unframed = 0  # bytes accepted during a rollover (in the ledger only)
+        self._rolling = False
+        self._attempts = 0
+        self._backlog = 0  # replayed frames the queue may hold beyond its bound
+        self._step_normal = 0.0
+        self.connections = 0
+        self.connection_offsets: list[float] = []
 
     def __repr__(self) -> str:
         state = "failed" if self._error else ("ending" if self._ending else "open")
@@ -513,7 +617,9 @@ class TranscribeStream(_pacing.PacedWriter):
         queued = self._queued() * self._chunk_nbytes
         if queued and self._ending:  # the remainder, last in the queue, may be shorter
             queued -= self._chunk_nbytes - self._tail_nbytes
-        return (self.session.audio_bytes_sent - queued) / self._bytes_per_second
+        held = self.session.buffered_bytes  # a partial chunk not framed yet
+        unsent = queued + held + len(self._partial) + self._unframed
+        return max(0.0, self.ledger.sent_nbytes - unsent) / self._bytes_per_second
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -552,8 +658,9 @@ class TranscribeStream(_pacing.PacedWriter):
         self._wheel = _pacing.wheel_for_loop(self._loop)
         session = self.session
         self._conn = conn = await self._client._connect(session)
-        bpf = session.bytes_per_frame or 2
-        self._bytes_per_second = bpf * self.params.sample_rate
+        self.connections = 1
+        self.connection_offsets.append(0.0)
+        self._bytes_per_second = self.ledger.bytes_per_frame * self.params.sample_rate
         now = self._loop.time()
         self._next_due = now
         self._idle_since = now
@@ -564,7 +671,7 @@ class TranscribeStream(_pacing.PacedWriter):
             self._write(session.send_configuration(self._configuration))
         self._chunk_nbytes = self._tail_nbytes = session.chunk_bytes
         # loop seconds between two AudioEvents (0 at infinite speed)
-        self._step = self._chunk_nbytes / self._bytes_per_second / self._speed
+        self._step = self._step_normal = self._chunk_nbytes / self._bytes_per_second / self._speed
         # at most this far behind schedule: a stall or a pause never turns into a burst
         self._max_lag = 2 * self._step
         self._receiver = self._loop.create_task(self._receive())
@@ -643,14 +750,69 @@ class TranscribeStream(_pacing.PacedWriter):
         if self._ending:
             raise SessionStateError("send() after end()")
         view = self._pcm(audio, sample_rate)
-        session = self.session
-        step = self._chunk_nbytes * (self._max_frames - self._low_water)
+        bpf = self.ledger.bytes_per_frame
+        if self._partial:
+            view = memoryview(self._partial + view)
+            self._partial = b""
+        whole = len(view) // bpf * bpf
+        if whole != len(view):  # the rest of this frame comes with the next call
+            self._partial = bytes(view[whole:])
+            view = view[:whole]
+        if self._backlog and self._queued() <= self._low_water:
+            self._caught_up()
+        chunks = self._max_frames - self._low_water
+        step = self._chunk_nbytes * chunks
+        # never more accepted-and-unwritten audio than the ledger keeps for a replay
+        most = self.ledger.max_replay_nbytes // self._chunk_nbytes - chunks
         for offset in range(0, len(view), step):
-            while self._queued() >= self._max_frames:
+            while (held := self._held()) >= self._max_frames + self._backlog or held > most:
                 await self._wait_space()
-            self._queue_frames(session.send_audio(view[offset : offset + step]))
+            self._queue_audio(view[offset : offset + step])
             self._idle_since = None
             self._kick()
+
+    def _queue_audio(self, pcm: memoryview | bytes) -> None:
+        """Record whole frames in the ledger, frame them, queue the AudioEvents, and
+        start the rollover when this connection has carried ``rollover_after`` s."""
+        self.ledger.record(pcm)
+        if self._rolling:  # the old session has ended: the ledger replays it on the next
+            self._unframed += len(pcm)
+            return
+        self._queue_frames(self.session.send_audio(pcm))
+        if (
+            not self._rolling
+            and not self._ending
+            and self.ledger.connection_seconds >= self._client.rollover_after
+        ):
+            self._start_rollover()
+
+    def _start_rollover(self) -> None:
+        """End this connection cleanly (the empty AudioEvent after what has been written;
+        the frames still queued are replayed on the next one): the receiver reconnects
+        once the service has sent its last results and closed."""
+        self._rolling = True
+        self._writable = False
+        *_, end_frame = self.session.end_of_stream()  # the held-back audio is in the ledger
+        self._write(end_frame)
+        conn = self._conn
+
+        def overdue() -> None:  # the service never closed: drop it, reconnect anyway
+            if self._rolling and self._conn is conn and conn is not None:
+                conn.transport.abort()
+
+        self._loop.call_later(self._client.end_timeout, overdue)
+
+    def _held(self) -> int:
+        """Chunks accepted and not yet written: queued frames, plus audio not framed yet
+        (the session's partial chunk; everything sent during a rollover)."""
+        unframed = self._unframed + self.session.buffered_bytes
+        return self._queued() + -(-unframed // self._chunk_nbytes)
+
+    def _caught_up(self) -> None:
+        """The replay after a reconnect has left: back to the normal pace and bound."""
+        self._backlog = 0
+        self._step = self._step_normal
+        self._max_lag = 2 * self._step
 
     def _kick(self) -> None:
         """Write what is due now (no wait for a tick) and keep the stream in the wheel."""
@@ -683,14 +845,16 @@ class TranscribeStream(_pacing.PacedWriter):
         if self._conn is None:
             raise ScribewireError("end() on a stream that is not open")
         if not self._ending:
-            before = self.session.audio_bytes_sent
-            *audio, end_frame = self.session.end_of_stream()
-            self._ending = True
-            if audio:  # the remainder: one shorter AudioEvent, last in the queue
-                self._tail_nbytes = self.session.audio_bytes_sent - before
-                self._queue_frames(audio)
-            self._end_frames = [end_frame]
+            if self._partial:
+                raise AudioFormatError(
+                    f"audio ends inside a frame: {len(self._partial)} bytes left over, not a "
+                    f"whole frame of {self.ledger.bytes_per_frame} bytes"
+                )
             self._drained = self._loop.create_future()
+            if self._rolling:  # the session has ended already: the next one will end
+                self._ending = True
+            else:
+                self._queue_end()
             self._kick()
         drained = self._drained  # set together with _ending
         if drained is not None and not drained.done():
@@ -722,6 +886,18 @@ class TranscribeStream(_pacing.PacedWriter):
     # ``now`` (one frame per ``_step`` s, each written at once while the stream is
     # writable: see _Connection) and calls these three hooks
 
+    def _queue_end(self) -> None:
+        """End the session's audio: the remainder (one shorter AudioEvent, last in the
+        queue) and the end frame, written by ``_write_end`` once the queue is empty."""
+        session = self.session
+        before = session.audio_bytes_sent
+        *audio, end_frame = session.end_of_stream()
+        self._ending = True
+        if audio:
+            self._tail_nbytes = session.audio_bytes_sent - before
+            self._queue_frames(audio)
+        self._end_frames = [end_frame]
+
     def _write_end(self) -> None:
         """Everything queued has left: write the end-of-stream frame (protocol.md §4.1)."""
         end_frames = self._end_frames
@@ -737,14 +913,21 @@ class TranscribeStream(_pacing.PacedWriter):
         """The caller's audio paused for ``keepalive_after`` s: one chunk of PCM silence,
         sent at the normal pace, so the 15 s idle rule (protocol.md §5) never ends a
         live call."""
-        self._queue_frames(self.session.send_audio(bytes(self._chunk_nbytes)))
+        if self._backlog:
+            self._caught_up()
+        self._queue_audio(bytes(self._chunk_nbytes))
 
     def _not_writable(self, now: float) -> float | None:
         """Paused by a full socket buffer: try again shortly (``_blocked``); not open,
         failed or closing: leave the wheel (the receiver reports why)."""
         conn = self._conn
-        if conn is None or self._error is not None or conn.protocol.state is not _OPEN:
-            return None
+        if (
+            conn is None
+            or self._error is not None
+            or self._rolling
+            or conn.protocol.state is not _OPEN
+        ):
+            return None  # the receiver reports why, or reconnects
         return self._blocked(now)
 
     def _blocked(self, now: float) -> float | None:
@@ -765,6 +948,22 @@ class TranscribeStream(_pacing.PacedWriter):
     # ------------------------------------------------------------------ receiving
 
     async def _receive(self) -> None:
+        """The stream's one task: read each connection until it ends; after a loss, a
+        retryable service exception or the rollover, connect again and replay."""
+        try:
+            while True:
+                outcome = await self._receive_connection()
+                if outcome is None or not await self._recover(outcome):
+                    break
+        finally:
+            self._wheel_discard()
+            self._wake_events()
+            if self._error is None:
+                self.session.close()
+
+    async def _receive_connection(self) -> BaseException | None:
+        """Read the current connection until it closes: None when the stream ended
+        normally, else what ended the connection (delivered events first)."""
         conn = self._conn
         assert conn is not None
         session = self.session
@@ -773,42 +972,131 @@ class TranscribeStream(_pacing.PacedWriter):
                 try:
                     data = await conn.recv(decode=False)
                 except ConnectionClosedOK as exc:
+                    if self._rolling:
+                        return _Rollover()
                     if not self._ending or self._end_frames:
                         code = exc.rcvd.code if exc.rcvd is not None else 1000
                         reason = exc.rcvd.reason if exc.rcvd is not None else ""
-                        self._fail(
-                            ConnectionClosed(
-                                code, reason or "the service closed the stream before its end"
-                            )
+                        return ConnectionClosed(
+                            code, reason or "the service closed the stream before its end"
                         )
-                    break
+                    return None
                 except WsConnectionClosed as exc:
                     rcvd = exc.rcvd
-                    self._fail(
-                        ConnectionClosed(
-                            rcvd.code if rcvd is not None else None,
-                            rcvd.reason if rcvd is not None else "connection lost",
-                        )
+                    return ConnectionClosed(
+                        rcvd.code if rcvd is not None else None,
+                        rcvd.reason if rcvd is not None else "connection lost",
                     )
-                    break
                 self._last_receive = self._loop.time()
                 events = session.receive_data(data)
                 if events:
-                    self._events.extend(events)
-                    self._wake_events()
+                    self._attempts = 0  # this connection works
+                    self._deliver(events)
         except ServiceError as exc:
             self._deliver_partial(exc)
-            self._fail(exc)
             await self._close_quietly(1000, "")
+            return exc
         except ProtocolError as exc:
             self._deliver_partial(exc)
-            self._fail(exc)
             await self._close_quietly(1002, str(exc)[:120])
-        finally:
-            self._wheel_discard()
-            self._wake_events()
-            if self._error is None:
-                self.session.close()
+            return exc
+
+    def _deliver(self, events: list[Event]) -> None:
+        """Events of the current connection to the caller, on the stream's time base."""
+        ledger = self.ledger
+        shifted = []
+        for event in events:
+            ledger.observe(event)
+            shifted.append(ledger.shift(event))
+        self._events.extend(shifted)
+        self._wake_events()
+
+    def _retryable(self, exc: BaseException) -> bool:
+        if self._error is not None:
+            return False
+        if isinstance(exc, _Rollover):
+            return True
+        if self._attempts >= self._client.reconnect_attempts:
+            return False
+        if isinstance(exc, ServiceError):
+            return type(exc).retryable
+        if isinstance(exc, HandshakeRejected):
+            return exc.status == 429 or exc.status >= 500
+        return isinstance(exc, ConnectionClosed)
+
+    async def _recover(self, exc: BaseException) -> bool:
+        """Connect again after ``exc`` ended the connection; False (and the stream
+        failed with the last error) when that is not allowed or every attempt failed."""
+        while self._retryable(exc):
+            if not isinstance(exc, _Rollover):
+                delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**self._attempts)
+                self._attempts += 1
+                await asyncio.sleep(delay)
+                if self._error is not None:
+                    return False
+            try:
+                await self._reconnect()
+                return True
+            except (ConnectionClosed, HandshakeRejected) as again:
+                exc = again
+        if isinstance(exc, _Rollover):  # unreachable: a rollover is always retried
+            exc = ConnectionClosed(None, "rollover failed")
+        self._fail(exc)
+        return False
+
+    async def _reconnect(self) -> None:
+        """A new connection and session; the unacknowledged audio first (faster than
+        real time until it has caught up), then the queue as before.
+
+        Raises:
+            ConnectionClosed, HandshakeRejected: the new connection failed (the stream
+                stays as it was, ready for another attempt).
+            CredentialsError: no credentials any more.
+        """
+        old = self._conn
+        if old is not None:
+            old.stream = None
+            if old.protocol.state is not State.CLOSED:
+                old.transport.abort()
+        self._writable = False
+        self._detach()
+        client = self._client
+        session = TranscribeSession(
+            self.params, chunk_duration=client.chunk_duration, framer=client._framer
+        )
+        conn = await client._connect(session)
+        self.session.close()
+        self.session = session
+        self._conn = conn
+        self.connections += 1
+        self._rolling = False
+        self._blocked_since = None
+        self._attach(conn.transport)
+        conn.stream = self
+        if self._configuration is not None:
+            self._write(session.send_configuration(self._configuration))
+        # the old connection's queue is in the ledger's unacknowledged audio: start over
+        self._clear_queue()
+        self._unframed = 0
+        replay = self.ledger.reconnect()
+        self.connection_offsets.append(self.ledger.offset)
+        frames = session.send_audio(replay) if replay else []
+        self._queue_frames(frames)
+        self._backlog = len(frames)
+        if self._backlog:  # catch up with live audio: faster than real time for a while
+            self._step = self._step_normal / _CATCH_UP
+            self._max_lag = 2 * self._step
+        if self._ending:
+            self._end_frames = None
+            self._queue_end()
+        now = self._loop.time()
+        self._next_due = now
+        self._idle_since = None
+        conn._update()
+        self._kick()
+        space = self._space
+        if space is not None and not space.done():
+            space.set_result(None)  # send() may go on: the bound now counts the backlog
 
     def _deliver_partial(self, exc: BaseException) -> None:
         events = getattr(exc, "events", None)
