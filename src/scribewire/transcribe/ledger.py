@@ -139,7 +139,6 @@ class AudioLedger:
         "max_replay_nbytes",
         "_bps",
         "_buf",
-        "_head",
         "_start",
         "_total",
         "_ack",
@@ -180,9 +179,10 @@ class AudioLedger:
         #: how many times :meth:`reconnect` was called
         self.reconnects = 0
         self._bps = sample_rate * self.bytes_per_frame  # bytes per second
-        # live audio is _buf[_head:], stream positions [_start, _total)
+        # a ring: stream position p lives at _buf[p % len(_buf)]; live audio is stream
+        # positions [_start, _total). It grows geometrically up to the bound, then is
+        # reused in place (no reallocation, no page faults per chunk).
         self._buf = bytearray()
-        self._head = 0
         self._start = 0
         self._total = 0
         self._ack = 0  # stream position, bytes, whole frames
@@ -232,8 +232,8 @@ class AudioLedger:
 
     @property
     def memory_nbytes(self) -> int:
-        """Bytes of audio buffer held (retained plus released, not yet compacted);
-        at most ``2 * max_replay_nbytes``."""
+        """Bytes of audio buffer held: a ring that grows (doubling) with the audio
+        retained, up to ``max_replay_nbytes``, and is then reused in place."""
         return len(self._buf)
 
     @property
@@ -276,34 +276,58 @@ class AudioLedger:
             )
         if not n:
             return
-        self._total += n
         limit = self.max_replay_nbytes
         if n >= limit:  # the chunk alone fills the bound: keep its tail only
-            keep = view[n - limit :] if limit else view[:0]
-            self._dropped += self._total - len(keep) - self._start
-            self._buf = bytearray(keep)
-            self._head = 0
-            self._start = self._total - len(keep)
-            return
-        self._buf += view
-        excess = self._total - self._start - limit
-        if excess > 0:
+            view = view[n - limit :] if limit else view[:0]
+            self._dropped += self._total + n - len(view) - self._start
+            self._total = self._start = self._total + n - len(view)
+            n = len(view)
+            if not n:
+                return
+        live = self._total - self._start
+        if live + n > len(self._buf) and len(self._buf) < limit:
+            self._grow(min(limit, max(live + n, 2 * len(self._buf), 4096)))
+        self._put(self._total, view)
+        self._total += n
+        excess = self._total - self._start - len(self._buf)
+        if excess > 0:  # overwritten in the ring: the oldest unacknowledged audio
             self._dropped += excess
-            self._release(excess)
+            self._start += excess
+
+    def _put(self, pos: int, view: memoryview) -> None:
+        """Copy ``view`` (at most the ring's size) to stream position ``pos`` on."""
+        buf = self._buf
+        cap = len(buf)
+        n = len(view)
+        i = pos % cap
+        first = min(n, cap - i)
+        buf[i : i + first] = view[:first]
+        if first < n:
+            buf[: n - first] = view[first:]
+
+    def _get(self, a: int, b: int) -> bytes:
+        """The audio of stream positions ``[a, b)`` (kept in the ring)."""
+        if a >= b:
+            return b""
+        buf = self._buf
+        cap = len(buf)
+        i = a % cap
+        n = b - a
+        if i + n <= cap:
+            return bytes(buf[i : i + n])
+        return bytes(buf[i:]) + bytes(buf[: n - (cap - i)])
+
+    def _grow(self, size: int) -> None:
+        """A larger ring (whole frames), the live audio moved to its new places."""
+        size -= size % self.bytes_per_frame
+        live = self._get(self._start, self._total)
+        self._buf = bytearray(size)
+        if live:
+            self._put(self._start, memoryview(live))
 
     def _release(self, nbytes: int) -> None:
-        """Forget the oldest ``nbytes`` kept; compact once released bytes outnumber live."""
+        """Forget the oldest ``nbytes`` kept (acknowledged): the ring reuses their room."""
         self._start += nbytes
-        head = self._head + nbytes
-        buf = self._buf
-        if head >= len(buf):
-            self._buf = bytearray()
-            self._head = 0
-        elif head > len(buf) - head:
-            self._buf = buf[head:]  # copies the live part only (fewer than the released)
-            self._head = 0
-        else:
-            self._head = head
 
     # ------------------------------------------------------------------ events
 
@@ -488,5 +512,4 @@ class AudioLedger:
             self._ack = self._start  # audio before it can no longer be replayed
         self._open.clear()
         self._finals.clear()
-        with memoryview(self._buf) as whole, whole[self._head :] as tail:
-            return bytes(tail)  # both views released here: the buffer may grow again
+        return self._get(self._start, self._total)
