@@ -34,6 +34,11 @@ independent moments; with ``stagger=False`` all start together, the worst case: 
 burst of N messages every 100 ms), lets them run ``warmup`` seconds, then counts the
 AudioEvents written and the process CPU time (user + system, ``time.process_time``)
 over ``window`` seconds.
+The default warm-up (``WARMUP``, 12 s) outlasts the first fill of each scribewire
+stream's replay ring (``max_replay_seconds``, 10 s by default): the sink never sends a
+result, so no audio is ever acknowledged and every ring grows to its bound, touching
+its pages once (about 80 page faults per stream, once in the stream's life, not per
+message). ``--warmup 2`` shows that start-up phase inside the window.
 CPU per message = CPU seconds / messages; streams per core = 1 / (CPU per
 message x messages per second per stream).
 
@@ -64,6 +69,7 @@ from typing import Any
 __all__ = ["LoadResult", "measure", "measure_in_subprocess", "run_sink"]
 
 CHUNK_SECONDS = 0.1
+WARMUP = 12.0  # seconds before the window: past the replay rings' first fill
 SAMPLE_RATE = 16_000
 CHUNK_NBYTES = int(SAMPLE_RATE * CHUNK_SECONDS) * 2  # 3,200 B of 16-bit mono PCM
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
@@ -423,7 +429,7 @@ def measure(
     kind: str,
     streams: int,
     *,
-    warmup: float = 2.0,
+    warmup: float = WARMUP,
     window: float = 5.0,
     stagger: bool = True,
     loop: str = "asyncio",
@@ -461,7 +467,7 @@ def measure_in_subprocess(
     kind: str,
     streams: int,
     *,
-    warmup: float = 2.0,
+    warmup: float = WARMUP,
     window: float = 5.0,
     stagger: bool = True,
     loop: str = "asyncio",
@@ -488,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS),
                         help="scribewire-py (or scribewire under SCRIBEWIRE_NO_EXTENSIONS) "
                         "runs in a fresh interpreter with the variable set (unset)")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=WARMUP)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")

@@ -35,7 +35,7 @@ def test_client_cpu_per_message(benchmark, kind: str, streams: int) -> None:  # 
         pytest.importorskip("pipecat.services.aws.utils")
     benchmark.group = f"client real-time streams N={streams}"
     result = benchmark.pedantic(
-        measure_in_subprocess, args=(kind, streams), kwargs={"warmup": 2.0, "window": 5.0},
+        measure_in_subprocess, args=(kind, streams), kwargs={"window": 5.0},
         rounds=1, iterations=1,
     )
     benchmark.extra_info.update(asdict(result))
