@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -51,3 +52,10 @@ def twins(name: str) -> list[ModuleType]:
 
 def twin_params(name: str) -> list[object]:
     return [pytest.param(m, id=m.__name__.rsplit("_", 1)[-1]) for m in twins(name)]
+
+
+def words_of(text: str) -> list[str]:
+    """The corpus' WER normalisation (MANIFEST.json ``wer_normalisation``)."""
+    digits = "zero one two three four five six seven eight nine".split()
+    text = re.sub(r"[^a-z0-9 ]", " ", text.lower().replace("'", ""))
+    return [digits[int(w)] if w.isdigit() and len(w) == 1 else w for w in text.split()]

@@ -12,12 +12,12 @@ import asyncio
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import words_of
 
 from scribewire import TranscribeClient
 from scribewire.audio import open_audio
@@ -37,13 +37,6 @@ def aio(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 90))
 
     return wrapper
-
-
-def words_of(text: str) -> list[str]:
-    """The corpus' WER normalisation (MANIFEST.json ``wer_normalisation``)."""
-    digits = "zero one two three four five six seven eight nine".split()
-    text = re.sub(r"[^a-z0-9 ]", " ", text.lower().replace("'", ""))
-    return [digits[int(w)] if w.isdigit() and len(w) == 1 else w for w in text.split()]
 
 
 def load(shared: Path) -> tuple[bytes, list[str]]:

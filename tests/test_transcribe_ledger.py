@@ -11,12 +11,12 @@ import asyncio
 import hashlib
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import words_of
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -499,13 +499,6 @@ def test_shift_utterance_and_category_in_milliseconds() -> None:
 # --------------------------------------------------------------------------- end to end
 
 CLIP = "vosk_digits_10001_90210_01803.wav"  # three digit groups with pauses, 8.3 s, 16 kHz
-
-
-def words_of(text: str) -> list[str]:
-    """The corpus' WER normalisation (MANIFEST.json ``wer_normalisation``)."""
-    digits = "zero one two three four five six seven eight nine".split()
-    text = re.sub(r"[^a-z0-9 ]", " ", text.lower().replace("'", ""))
-    return [digits[int(w)] if w.isdigit() and len(w) == 1 else w for w in text.split()]
 
 
 def in_order(ref: list[str], hyp: list[str]) -> int:

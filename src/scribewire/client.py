@@ -111,6 +111,7 @@ DEFAULT_CHUNK_DURATION = 0.1
 """Seconds of audio per AudioEvent (AWS recommends 50-200 ms, protocol.md §5)."""
 
 _RETRY = 0.02  # seconds between write attempts while the socket buffer is full
+_OPEN = State.OPEN
 MAX_STREAM_SECONDS = 14_400.0
 """The longest a stream may last, seconds (4 h, protocol.md §5 limits)."""
 _BACKOFF_FIRST = 0.25  # seconds before the first reconnect attempt, doubling each time
@@ -120,7 +121,6 @@ _CATCH_UP = 2.0  # replayed audio leaves at this multiple of the normal pace
 
 class _Rollover(Exception):
     """The old connection ended cleanly for the 4 h rollover (never leaves the stream)."""
-_OPEN = State.OPEN
 
 
 class _Connection(ClientConnection):
@@ -569,9 +569,7 @@ class TranscribeStream(_pacing.PacedWriter):
         self._client = client
         self.params = params
         self._configuration = configuration
-        self.session = TranscribeSession(
-            params, chunk_duration=client.chunk_duration, framer=client._framer
-        )
+        self.session = self._new_session()
         self._speed = client.speed
         self._conn: _Connection | None = None
         # _writable is kept current by the connection (see _Connection). The queue holds
@@ -671,9 +669,8 @@ class TranscribeStream(_pacing.PacedWriter):
             self._write(session.send_configuration(self._configuration))
         self._chunk_nbytes = self._tail_nbytes = session.chunk_bytes
         # loop seconds between two AudioEvents (0 at infinite speed)
-        self._step = self._step_normal = self._chunk_nbytes / self._bytes_per_second / self._speed
-        # at most this far behind schedule: a stall or a pause never turns into a burst
-        self._max_lag = 2 * self._step
+        self._step_normal = self._chunk_nbytes / self._bytes_per_second / self._speed
+        self._set_step(self._step_normal)
         self._receiver = self._loop.create_task(self._receive())
         keepalive = self._client.keepalive_after
         if keepalive is not None:
@@ -696,6 +693,13 @@ class TranscribeStream(_pacing.PacedWriter):
         if conn is not None:
             conn.stream = None  # no reference cycle left behind
         self.session.close()
+
+    def _new_session(self) -> TranscribeSession:
+        """A sans-I/O session for one connection, framing with the client's framer."""
+        client = self._client
+        return TranscribeSession(
+            self.params, chunk_duration=client.chunk_duration, framer=client._framer
+        )
 
     def _wheel_discard(self) -> None:
         wheel = getattr(self, "_wheel", None)
@@ -779,11 +783,7 @@ class TranscribeStream(_pacing.PacedWriter):
             self._unframed += len(pcm)
             return
         self._queue_frames(self.session.send_audio(pcm))
-        if (
-            not self._rolling
-            and not self._ending
-            and self.ledger.connection_seconds >= self._client.rollover_after
-        ):
+        if not self._ending and self.ledger.connection_seconds >= self._client.rollover_after:
             self._start_rollover()
 
     def _start_rollover(self) -> None:
@@ -811,8 +811,13 @@ class TranscribeStream(_pacing.PacedWriter):
     def _caught_up(self) -> None:
         """The replay after a reconnect has left: back to the normal pace and bound."""
         self._backlog = 0
-        self._step = self._step_normal
-        self._max_lag = 2 * self._step
+        self._set_step(self._step_normal)
+
+    def _set_step(self, step: float) -> None:
+        """Loop seconds between two AudioEvents; at most two of them behind schedule, so
+        a stall or a pause never turns into a burst."""
+        self._step = step
+        self._max_lag = 2 * step
 
     def _kick(self) -> None:
         """Write what is due now (no wait for a tick) and keep the stream in the wheel."""
@@ -1039,9 +1044,7 @@ class TranscribeStream(_pacing.PacedWriter):
                 return True
             except (ConnectionClosed, HandshakeRejected) as again:
                 exc = again
-        if isinstance(exc, _Rollover):  # unreachable: a rollover is always retried
-            exc = ConnectionClosed(None, "rollover failed")
-        self._fail(exc)
+        self._fail(exc)  # (a rollover ends here only when the stream has failed already)
         return False
 
     async def _reconnect(self) -> None:
@@ -1060,11 +1063,8 @@ class TranscribeStream(_pacing.PacedWriter):
                 old.transport.abort()
         self._writable = False
         self._detach()
-        client = self._client
-        session = TranscribeSession(
-            self.params, chunk_duration=client.chunk_duration, framer=client._framer
-        )
-        conn = await client._connect(session)
+        session = self._new_session()
+        conn = await self._client._connect(session)
         self.session.close()
         self.session = session
         self._conn = conn
@@ -1084,8 +1084,7 @@ class TranscribeStream(_pacing.PacedWriter):
         self._queue_frames(frames)
         self._backlog = len(frames)
         if self._backlog:  # catch up with live audio: faster than real time for a while
-            self._step = self._step_normal / _CATCH_UP
-            self._max_lag = 2 * self._step
+            self._set_step(self._step_normal / _CATCH_UP)
         if self._ending:
             self._end_frames = None
             self._queue_end()
