@@ -78,12 +78,14 @@ def extensions() -> list:  # type: ignore[type-arg]
     if DEBUG:
         macros.append(("CYTHON_TRACE_NOGIL", "1"))
     exts = []
-    for pyx in sorted((HERE / PKG).glob("_*_c.pyx")):
+    for pyx in sorted((HERE / PKG).rglob("_*_c.pyx")):
         name = pyx.stem
-        sources = [str(PKG / pyx.name)] + [str(CSRC / s) for s in EXTRA_SOURCES.get(name, [])]
+        rel = pyx.relative_to(HERE / PKG)
+        dotted = ".".join(("scribewire", *rel.parent.parts, name))
+        sources = [str(PKG / rel)] + [str(CSRC / s) for s in EXTRA_SOURCES.get(name, [])]
         exts.append(
             Extension(
-                f"scribewire.{name}",
+                dotted,
                 sources=sources,
                 include_dirs=[str(CSRC)],
                 libraries=LIBRARIES.get(name, []),

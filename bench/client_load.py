@@ -12,7 +12,7 @@ The pieces:
   ws.send(...)`` and ``await asyncio.sleep(0.1)``, plus one receive task per stream.
 - ``scribewire``: ``TranscribeClient`` streams fed with ``stream.send`` in large
   pieces; one pacing wheel serves every stream. Native twins: the pacing kernel
-  (``scribewire._pacing_c``) writes each frame with one ``send(2)`` from C.
+  (``scribewire.transport._pacing_c``) writes each frame with one ``send(2)`` from C.
 - ``scribewire-py``: the same driver on the pure-Python twins
   (``SCRIBEWIRE_NO_EXTENSIONS=1``; the pacing kernel writes with ``transport.write``).
   The twin selector reads the variable when scribewire is imported, so this kind runs
@@ -44,7 +44,7 @@ message x messages per second per stream).
 
 Every kind starts stream ``i`` of N at ``i / N`` of a chunk period (the same phases).
 The drivers run on the stock asyncio event loop; ``--loop uvloop`` runs them on
-uvloop instead (``scribewire.client.run`` uses it when installed).
+uvloop instead (``scribewire.clients.run`` uses it when installed).
 
 Run directly: ``python bench/client_load.py [--streams 1000 5000] [--window 5]
 [--kind scribewire scribewire-py floor baseline]``.
@@ -226,10 +226,11 @@ async def _baseline(port: int, streams: int, stagger: bool = True) -> Driver:
 
 
 async def _scribewire(port: int, streams: int, stagger: bool = True, twin: str = "c") -> Driver:
-    from scribewire import _pacing, wsframe
-    from scribewire.client import TranscribeClient
+    from scribewire import wsframe
+    from scribewire.clients import TranscribeClient
     from scribewire.transcribe.credentials import Credentials
     from scribewire.transcribe.params import StreamParams
+    from scribewire.transport import pacing as _pacing
 
     loaded = {"pacing": _pacing.IMPLEMENTATION, "wsframe": wsframe.IMPLEMENTATION}
     if set(loaded.values()) != {twin}:

@@ -41,7 +41,7 @@ def twin(kernel: str, which: str) -> ModuleType:
     if which == "c" and os.environ.get("SCRIBEWIRE_NO_EXTENSIONS"):
         pytest.skip("SCRIBEWIRE_NO_EXTENSIONS is set")
     try:
-        return importlib.import_module(f"scribewire._{kernel}_{which}")
+        return importlib.import_module(("scribewire.transport" if kernel == "pacing" else "scribewire._kernels") + f"._{kernel}_{which}")
     except ImportError as exc:
         pytest.skip(f"scribewire._{kernel}_{which} not available: {exc}")
 

@@ -13,7 +13,7 @@ import asyncio
 
 from scribewire import TranscribeClient
 from scribewire.audio import open_audio
-from scribewire.output import segments
+from scribewire.cli.output import segments
 from scribewire.server import LocalTranscribeService
 from scribewire.transcribe import StreamParams
 

@@ -22,12 +22,12 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from scribewire import _eventstream_py as py_twin
+    from scribewire._kernels import _eventstream_py as py_twin
     from scribewire.errors import ProtocolError
 
 from reseal import reseal  # fuzz/reseal.py, beside this script
 
-from scribewire import _eventstream_c as c_twin
+from scribewire._kernels import _eventstream_c as c_twin
 
 # Small limits so that big announced lengths are cheap to reject.
 LIMITS = {"max_headers_length": 4096, "max_payload_length": 65536}

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from scribewire import _impl
+from scribewire._kernels import _impl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,14 +39,21 @@ def shared_dir() -> Path:
     return p
 
 
+def twin_module(name: str, which: str) -> str:
+    """The dotted name of kernel ``name``'s twin ``which`` (``"c"`` or ``"py"``)."""
+    package = "scribewire.transport" if name == "pacing" else "scribewire._kernels"
+    return f"{package}._{name}_{which}"
+
+
 def twins(name: str) -> list[ModuleType]:
     """The importable twins of kernel ``name``: the pure one, plus the native one if allowed."""
-    mods = [importlib.import_module(f"scribewire._{name}_py")]
+    mods = [importlib.import_module(twin_module(name, "py"))]
     if not _impl.NO_EXTENSIONS:
         try:
-            mods.append(importlib.import_module(f"scribewire._{name}_c"))
+            mods.append(importlib.import_module(twin_module(name, "c")))
         except ImportError:
-            pass
+            if os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS"):
+                raise
     return mods
 
 

@@ -345,7 +345,7 @@ def test_channel_kernels_reject_bad_input(k: ModuleType) -> None:
 
 
 def test_twins_agree_on_random_data(k: ModuleType) -> None:
-    from scribewire import _audio_py as ref
+    from scribewire._kernels import _audio_py as ref
 
     rng = np.random.default_rng(5)
     pcm = rng.integers(-32768, 32768, 6 * 999, dtype=np.int16).tobytes()

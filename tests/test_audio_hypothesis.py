@@ -12,7 +12,7 @@ from conftest import twin_params  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from scribewire import _audio_py  # noqa: E402
+from scribewire._kernels import _audio_py  # noqa: E402
 from scribewire.audio import Resampler  # noqa: E402
 
 pytestmark = pytest.mark.hypothesis

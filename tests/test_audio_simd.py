@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from scribewire import _audio_py, _impl
+from scribewire._kernels import _audio_py, _impl
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -29,7 +29,7 @@ def _native() -> ModuleType:
     if _impl.NO_EXTENSIONS:
         pytest.skip("SCRIBEWIRE_NO_EXTENSIONS is set: pure twin only")
     try:
-        return importlib.import_module("scribewire._audio_c")
+        return importlib.import_module("scribewire._kernels._audio_c")
     except ImportError:
         pytest.skip("native twin not built")
 

@@ -1,4 +1,4 @@
-"""scribewire._buffers: the one place caller buffers become flat byte views."""
+"""scribewire._kernels._buffers: the one place caller buffers become flat byte views."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import array
 import numpy as np
 import pytest
 
-from scribewire._buffers import (
+from scribewire._kernels._buffers import (
     BYTE_FORMATS,
     FLOAT32_FORMATS,
     INT16_FORMATS,

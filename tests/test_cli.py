@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import scribewire
-from scribewire.cli import main, transcribe_main
+from scribewire.cli.main import main, transcribe_main
 
 ROOT = Path(__file__).resolve().parent.parent
 CALL = str(ROOT / "examples" / "call.wav")
@@ -142,7 +142,7 @@ def test_console_script_without_credentials_uses_local_service(tmp_path: Path, s
     )
     clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
     proc = subprocess.run(
-        [sys.executable, "-m", "scribewire.cli", "transcribe", clip, "--speed", "50"],
+        [sys.executable, "-m", "scribewire.cli.main", "transcribe", clip, "--speed", "50"],
         capture_output=True, text=True, timeout=120, env=env,
     )
     assert proc.returncode == 0, proc.stderr

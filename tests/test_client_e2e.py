@@ -20,8 +20,8 @@ import pytest
 
 from scribewire import TranscribeClient
 from scribewire.audio import open_audio
+from scribewire.cli.output import segments
 from scribewire.errors import BadRequestException
-from scribewire.output import segments
 from scribewire.server import LocalTranscribeService, ReplayScript
 from scribewire.transcribe import (
     CallAnalyticsParams,

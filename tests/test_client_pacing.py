@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import twin_params
 
-from scribewire._pacing import wheel_for_loop
+from scribewire.transport.pacing import wheel_for_loop
 
 pytestmark = pytest.mark.parametrize("mod", twin_params("pacing"))
 

@@ -26,7 +26,7 @@ from scribewire import crc
 TWINS = twin_params("crc32")
 
 try:
-    from scribewire import _crc32_c
+    from scribewire._kernels import _crc32_c
 except ImportError:  # pure install: the native-only tests skip
     _crc32_c = None  # type: ignore[assignment]
 

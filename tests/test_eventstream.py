@@ -23,7 +23,7 @@ import pytest
 from conftest import shared_path, twin_params
 
 from scribewire import errors
-from scribewire._eventstream_types import (
+from scribewire._kernels._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
     DEFAULT_MAX_PAYLOAD_LENGTH,
     Byte,

@@ -18,7 +18,7 @@ from conftest import twin_params
 from test_eventstream import FAULTS, NEGATIVE, POSITIVE, frame, needs_shared
 
 from scribewire import errors
-from scribewire._eventstream_types import Message
+from scribewire._kernels._eventstream_types import Message
 
 TWINS = twin_params("eventstream")
 

@@ -24,7 +24,7 @@ from conftest import ROOT, twin_params, twins  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from scribewire._eventstream_types import (  # noqa: E402
+from scribewire._kernels._eventstream_types import (  # noqa: E402
     Byte,
     Integer,
     Long,

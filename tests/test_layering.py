@@ -1,7 +1,7 @@
 """Imports only go downward through the layers of DESIGN.md.
 
-3  apps        scribewire.cli, scribewire.server.*, scribewire.__main__
-2  client      scribewire.client, scribewire.pool, scribewire._pacing, scribewire.output
+3  apps        scribewire.cli.main, scribewire.server.*, scribewire.__main__
+2  client      scribewire.clients, scribewire.pool, scribewire.transport.pacing, scribewire.cli.output
 1  protocol    scribewire.transcribe.*, scribewire.assemblyai.*
 0  codecs      everything else (kernels, their twins, eventstream, audio, errors, ...)
 
@@ -27,11 +27,11 @@ def layer(module: str) -> int:
     if parts[0] != "scribewire" or len(parts) == 1:
         return -1
     top = parts[1]
-    if top in ("cli", "server", "__main__"):
+    if top in ("cli", "server", "ingest", "integrations", "__main__"):
         return 3
-    if top in ("client", "pool", "_pacing", "output"):
+    if top in ("transport", "clients", "pool", "metrics"):
         return 2
-    if top in ("transcribe", "assemblyai"):
+    if top in ("streaming", "transcribe", "assemblyai"):
         return 1
     return 0
 
@@ -101,17 +101,19 @@ def test_imports_only_go_downward(path: Path) -> None:
 
 def test_checker_sees_upward_imports(tmp_path: Path) -> None:
     src = tmp_path / "session.py"
-    src.write_text("from ..client import TranscribeClient\nimport scribewire.server.service\n")
+    src.write_text("from ..clients import TranscribeClient\nimport scribewire.server.service\n")
     found = [t for _, t in imported(src, "scribewire.transcribe.session")]
-    assert "scribewire.client.TranscribeClient" in found
+    assert "scribewire.clients.TranscribeClient" in found
     assert "scribewire.server.service" in found
     assert {layer(t) for t in found} == {2, 3}
 
 
 def test_layer_table() -> None:
-    assert layer("scribewire.cli") == 3
+    assert layer("scribewire.cli.main") == 3
     assert layer("scribewire.server.service") == 3
-    assert layer("scribewire.client") == 2
+    assert layer("scribewire.clients") == 2
+    assert layer("scribewire.transport.pacing") == 2
+    assert layer("scribewire.streaming.replay") == 1
     assert layer("scribewire.transcribe.session") == 1
     assert layer("scribewire.eventstream") == 0
-    assert layer("scribewire._eventstream_c") == 0
+    assert layer("scribewire._kernels._eventstream_c") == 0

@@ -22,11 +22,12 @@ required = os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.env
 def test_native_module_loaded(name: str) -> None:
     if not required:
         pytest.skip("native modules not required (SCRIBEWIRE_REQUIRE_EXTENSIONS!=1 or NO_EXTENSIONS set)")
-    importlib.import_module(f"scribewire._{name}_c")  # raises ImportError with the reason
+    importlib.import_module("scribewire.transport._pacing_c" if name == "pacing" else f"scribewire._kernels._{name}_c")  # raises ImportError with the reason
 
 
 def test_selector_honours_no_extensions() -> None:
-    from scribewire import _impl, crc, eventstream
+    from scribewire import crc, eventstream
+    from scribewire._kernels import _impl
 
     if os.environ.get("SCRIBEWIRE_NO_EXTENSIONS"):
         assert _impl.NO_EXTENSIONS

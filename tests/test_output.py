@@ -8,7 +8,7 @@ import json
 import msgspec
 import pytest
 
-from scribewire.output import FORMATS, Segment, format_timestamp, make_formatter, segments
+from scribewire.cli.output import FORMATS, Segment, format_timestamp, make_formatter, segments
 from scribewire.transcribe import MedicalTranscriptEvent, TranscriptEvent, UtteranceEvent
 
 

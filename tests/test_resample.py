@@ -196,12 +196,12 @@ def _engines(in_rate: int, out_rate: int, channels: int, dtype: str) -> list[obj
     """The direct libsoxr engine of the native twin and the python-soxr one, same kernels."""
     import importlib
 
-    from scribewire import _audio_py, _impl
+    from scribewire._kernels import _audio_py, _impl
 
     if _impl.NO_EXTENSIONS:
         pytest.skip("SCRIBEWIRE_NO_EXTENSIONS is set: python-soxr engine only")
     try:
-        c = importlib.import_module("scribewire._audio_c")
+        c = importlib.import_module("scribewire._kernels._audio_c")
     except ImportError:
         pytest.skip("native twin not built")
     if c._bind_soxr() != "":

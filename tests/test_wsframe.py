@@ -20,7 +20,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from scribewire import eventstream, wsframe
-from scribewire._wsframe_py import KEY_POOL_NBYTES
+from scribewire._kernels._wsframe_py import KEY_POOL_NBYTES
 from scribewire.errors import MessageTooLarge
 from scribewire.transcribe import (
     CallAnalyticsParams,

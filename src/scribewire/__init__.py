@@ -32,7 +32,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The client pulls in websockets, numpy and soxr: imported on first use only.
     if name in ("TranscribeClient", "TranscribeStream"):
-        from . import client
+        from . import clients as client
 
         return getattr(client, name)
     raise AttributeError(f"module 'scribewire' has no attribute {name!r}")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _impl
-from ._resample import QUALITIES, Resampler
-from .audiofile import ENCODINGS, AudioSource, RawFormat, is_headerless, open_audio
+from ._kernels import _impl
+from .media.files import ENCODINGS, AudioSource, RawFormat, is_headerless, open_audio
+from .media.resample import QUALITIES, Resampler
 
 if TYPE_CHECKING:
-    from ._audio_py import (
+    from ._kernels._audio_py import (
         alaw_decode,
         alaw_encode,
         deinterleave,

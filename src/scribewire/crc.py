@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _impl
+from ._kernels import _impl
 
 if TYPE_CHECKING:
-    from ._crc32_py import IMPLEMENTATION, crc32
+    from ._kernels._crc32_py import IMPLEMENTATION, crc32
 else:
     _mod = _impl.load("crc32")
     crc32 = _mod.crc32

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _impl
-from ._eventstream_types import (
+from ._kernels import _impl
+from ._kernels._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
     DEFAULT_MAX_PAYLOAD_LENGTH,
     MAX_HEADER_VALUE_LENGTH,
@@ -27,7 +27,7 @@ from ._eventstream_types import (
 )
 
 if TYPE_CHECKING:
-    from ._eventstream_py import (
+    from ._kernels._eventstream_py import (
         EventStreamDecoder,
         decode_message,
         encode_audio_event,

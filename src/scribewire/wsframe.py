@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import _impl
+from ._kernels import _impl
 
 if TYPE_CHECKING:
-    from ._wsframe_py import KEY_POOL_NBYTES, ClientFramer, encode_binary_frame
+    from ._kernels._wsframe_py import KEY_POOL_NBYTES, ClientFramer, encode_binary_frame
 
     IMPLEMENTATION: str
 else:

@@ -40,7 +40,7 @@ service closes with code 1000; results use the en-US model whatever ``language-c
 
 from __future__ import annotations
 
-from .cli import build_parser, serve_main
+from ..cli.serve import build_parser, serve_main
 from .recognizers import (
     RECOGNIZERS,
     NullRecognizer,

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec.structs import force_setattr
 
-from .._eventstream_types import Message
+from .._kernels._eventstream_types import Message
 from ..errors import (
     InvalidEventPayload,
     ParameterError,

@@ -15,7 +15,7 @@ import datetime as _dt
 import msgspec
 
 from .. import eventstream
-from .._eventstream_types import Message, Timestamp
+from .._kernels._eventstream_types import Message, Timestamp
 from ..errors import UnexpectedMessage
 from .events import (
     CategoryEvent,

@@ -33,7 +33,7 @@ from typing import Any, TypeVar, get_args
 
 import msgspec
 
-from .._buffers import INT16_FORMATS, byte_view
+from .._kernels._buffers import INT16_FORMATS, byte_view
 from ..errors import AudioFormatError, EventTypeError, ParameterError
 from .events import (
     CategoryEvent,
@@ -175,7 +175,7 @@ class AudioLedger:
         #: the bound given, seconds
         self.max_replay_seconds = float(max_replay_seconds)
         #: the bound in bytes (whole frames)
-        self.max_replay_nbytes = int(max_replay_seconds * sample_rate) * self.bytes_per_frame
+        self.max_replay_nbytes = int(max_replay_seconds * sample_rate + _FRAME_EPSILON) * self.bytes_per_frame
         #: how many times :meth:`reconnect` was called
         self.reconnects = 0
         self._bps = sample_rate * self.bytes_per_frame  # bytes per second

@@ -17,8 +17,8 @@ import enum
 from collections.abc import Callable
 
 from .. import eventstream
-from .._buffers import byte_view
-from .._eventstream_types import Message
+from .._kernels._buffers import byte_view
+from .._kernels._eventstream_types import Message
 from ..errors import (
     AudioFormatError,
     AudioTypeError,

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from . import _impl
-from ._resample import Resampler
-from .errors import AudioFileError, AudioFormatError, AudioTypeError
+from .._kernels import _impl
+from ..errors import AudioFileError, AudioFormatError, AudioTypeError
+from .resample import Resampler
 
 __all__ = ["ENCODINGS", "AudioSource", "RawFormat", "is_headerless", "open_audio"]
 

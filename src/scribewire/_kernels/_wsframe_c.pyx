@@ -17,10 +17,10 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcpy
 
-from scribewire._crc32 cimport crc32_setup
+from scribewire._kernels._crc32 cimport crc32_setup
 
-from scribewire._eventstream_py import AUDIO_EVENT_HEADERS
-from scribewire._eventstream_types import DEFAULT_MAX_PAYLOAD_LENGTH
+from scribewire._kernels._eventstream_py import AUDIO_EVENT_HEADERS
+from scribewire._kernels._eventstream_types import DEFAULT_MAX_PAYLOAD_LENGTH
 from scribewire.errors import MessageTooLarge
 
 

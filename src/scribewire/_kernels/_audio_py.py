@@ -25,8 +25,8 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import AudioFormatError, AudioTypeError
 from ._buffers import FLOAT32_FORMATS, INT16_FORMATS, acquire, byte_view, flat_bytes
-from .errors import AudioFormatError, AudioTypeError
 
 __all__ = [
     "SoxrStream",

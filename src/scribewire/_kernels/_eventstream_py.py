@@ -12,6 +12,17 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..errors import (
+    DuplicateHeader,
+    InvalidHeaderName,
+    InvalidHeaderValue,
+    InvalidLength,
+    MessageChecksumMismatch,
+    MessageTooLarge,
+    PreludeChecksumMismatch,
+    TruncatedHeader,
+    UnknownHeaderType,
+)
 from ._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
     DEFAULT_MAX_PAYLOAD_LENGTH,
@@ -25,17 +36,6 @@ from ._eventstream_types import (
     Message,
     Short,
     Timestamp,
-)
-from .errors import (
-    DuplicateHeader,
-    InvalidHeaderName,
-    InvalidHeaderValue,
-    InvalidLength,
-    MessageChecksumMismatch,
-    MessageTooLarge,
-    PreludeChecksumMismatch,
-    TruncatedHeader,
-    UnknownHeaderType,
 )
 
 __all__ = [

@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from scribewire import _audio_py
+from scribewire._kernels import _audio_py
 from scribewire.errors import AudioFormatError, AudioTypeError
 
 

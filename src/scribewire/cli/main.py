@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from .audio import RawFormat, is_headerless, open_audio
-from .client import Params, TranscribeClient, run
-from .errors import AudioFileError, CredentialsError, ScribewireError
+from .. import __version__
+from ..audio import RawFormat, is_headerless, open_audio
+from ..clients import Params, TranscribeClient, run
+from ..errors import AudioFileError, CredentialsError, ScribewireError
+from ..transcribe.credentials import Credentials, resolve_credentials
+from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
+from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from .output import FORMATS, Formatter, make_formatter, segments
-from .transcribe.credentials import Credentials, resolve_credentials
-from .transcribe.events import ChannelDefinition, ConfigurationEvent, Event
-from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 
 __all__ = ["build_parser", "main", "transcribe_main"]
 
@@ -382,7 +382,7 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
                 pass
             else:
                 return {"region": args.region, "profile": args.profile}
-        from .server import LocalTranscribeService
+        from ..server import LocalTranscribeService
 
         svc = LocalTranscribeService(
             recognizer=args.recognizer, quota=max(25, 2 * args.concurrency)
@@ -480,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scribewire`` command; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "serve":
-        from .server import serve_main
+        from ..server import serve_main
 
         try:
             return serve_main(args[1:])

@@ -30,7 +30,7 @@ lost), so pacing reads one flag of the stream per message.
 
 Pacing (protocol.md §5): audio leaves at real time (``speed`` times real time for the
 local service), one AudioEvent of ``chunk_duration`` seconds at a time (default 100 ms,
-at most 1 s). One :class:`~scribewire._pacing.PacingWheel` per event loop serves every
+at most 1 s). One :class:`~scribewire.transport.pacing.PacingWheel` per event loop serves every
 stream of every client: no timer or task per stream. When the caller's audio pauses for
 ``keepalive_after`` seconds the stream sends PCM silence at the normal pace, so the
 service's 15 s idle rule (protocol.md §5, §6.2.7) never ends a live call.
@@ -74,8 +74,7 @@ from websockets.exceptions import (
 )
 from websockets.protocol import State
 
-from . import _pacing
-from ._buffers import byte_view
+from ._kernels._buffers import byte_view
 from .audio import AudioSource, Resampler, float32_to_int16, open_audio
 from .errors import (
     AudioFormatError,
@@ -93,6 +92,7 @@ from .transcribe.events import ConfigurationEvent, Event
 from .transcribe.ledger import AudioLedger
 from .transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from .transcribe.session import MAX_CHUNK_DURATION, TranscribeSession
+from .transport import pacing as _pacing
 from .wsframe import ClientFramer
 
 __all__ = [

@@ -8,7 +8,7 @@ unsigned-byte ``memoryview`` of it: zero copies, one format/layout check at the 
 
 from __future__ import annotations
 
-from .errors import AudioFormatError, AudioTypeError
+from ..errors import AudioFormatError, AudioTypeError
 
 __all__ = [
     "BYTE_FORMATS",

@@ -24,9 +24,9 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, u
 from cpython.object cimport PyObject
 from libc.string cimport memcmp, memcpy
 
-from scribewire._crc32 cimport crc32_setup, sw_crc32
+from scribewire._kernels._crc32 cimport crc32_setup, sw_crc32
 
-from scribewire._eventstream_types import (
+from scribewire._kernels._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
     DEFAULT_MAX_PAYLOAD_LENGTH,
     MAX_HEADER_VALUE_LENGTH,

@@ -9,7 +9,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.long cimport PyLong_AsUnsignedLongMask
 from libc.stdint cimport uint8_t, uint32_t
 
-from scribewire._crc32 cimport (
+from scribewire._kernels._crc32 cimport (
     SW_CRC32_NPATHS,
     crc32_setup,
     sw_crc32,

@@ -24,7 +24,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING
 
-from . import _impl
+from .._kernels import _impl
 
 if TYPE_CHECKING:
     from ._pacing_py import (
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     IMPLEMENTATION: str
 else:
-    _mod = _impl.load("pacing")
+    _mod = _impl.load("pacing", "scribewire.transport")
     DEFAULT_RESOLUTION = _mod.DEFAULT_RESOLUTION
     MessageCounter = _mod.MessageCounter
     PacedWriter = _mod.PacedWriter

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _impl
-from ._buffers import FLOAT32_FORMATS, INT16_FORMATS, byte_view
-from .errors import AudioFormatError, AudioTypeError
+from .._kernels import _impl
+from .._kernels._buffers import FLOAT32_FORMATS, INT16_FORMATS, byte_view
+from ..errors import AudioFormatError, AudioTypeError
 
 __all__ = ["QUALITIES", "Resampler"]
 

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ParameterError
+from ..server.recognizers import RECOGNIZERS, ReplayScript
+from ..server.service import LocalTranscribeService
 from ..transcribe.credentials import Credentials
-from .recognizers import RECOGNIZERS, ReplayScript
-from .service import LocalTranscribeService
 
 __all__ = ["build_parser", "serve_main"]
 

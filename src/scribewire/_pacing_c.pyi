@@ -1,9 +1,0 @@
-"""Type stub for the native pacing kernel (same API as ``_pacing_py``)."""
-
-from scribewire._pacing_py import DEFAULT_RESOLUTION as DEFAULT_RESOLUTION
-from scribewire._pacing_py import MessageCounter as MessageCounter
-from scribewire._pacing_py import PacedWriter as PacedWriter
-from scribewire._pacing_py import Pacer as Pacer
-from scribewire._pacing_py import PacingWheel as PacingWheel
-
-__all__ = ["DEFAULT_RESOLUTION", "MessageCounter", "PacedWriter", "Pacer", "PacingWheel"]

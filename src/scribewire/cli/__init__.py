@@ -1,0 +1,3 @@
+"""The ``scribewire`` command."""
+
+__all__: list[str] = []

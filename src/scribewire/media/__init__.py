@@ -1,0 +1,3 @@
+"""Audio files, input normalisation and the streaming resampler."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""The asyncio shell: pacing wheel, connections, the Stream users hold, credentials."""
+
+__all__: list[str] = []
