@@ -21,7 +21,6 @@ import pytest
 from scribewire import TranscribeClient
 from scribewire.audio import open_audio
 from scribewire.cli.output import segments
-from scribewire.errors import BadRequestException
 from scribewire.server import LocalTranscribeService, ReplayScript
 from scribewire.transcribe import (
     CallAnalyticsParams,
@@ -31,6 +30,7 @@ from scribewire.transcribe import (
     TranscriptEvent,
     UtteranceEvent,
 )
+from scribewire.transcribe.errors import BadRequestException
 
 ROOT = Path(__file__).resolve().parent.parent
 CALL = ROOT / "examples" / "call.wav"

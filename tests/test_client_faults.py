@@ -21,15 +21,14 @@ from websockets.http11 import Response
 
 from scribewire import TranscribeClient
 from scribewire.errors import (
-    BadRequestException,
     ConnectionClosed,
     HandshakeRejected,
-    LimitExceededException,
     ProtocolError,
     ServiceError,
 )
 from scribewire.transcribe import StreamParams
 from scribewire.transcribe.credentials import Credentials
+from scribewire.transcribe.errors import BadRequestException, LimitExceededException
 from scribewire.transcribe.frames import encode_exception
 
 PARAMS = StreamParams(language_code="en-US", sample_rate=16_000)

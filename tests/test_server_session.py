@@ -21,15 +21,10 @@ import pytest
 from _server_client import amazon_envelopes, audio_frame, configuration_frame, frame
 
 from scribewire import eventstream
-from scribewire.errors import (
-    BadRequestException,
-    LimitExceededException,
-    ParameterError,
-    ServiceError,
-    SessionStateError,
-)
+from scribewire.errors import ParameterError, ServiceError, SessionStateError
 from scribewire.eventstream import Timestamp
 from scribewire.transcribe.credentials import Credentials
+from scribewire.transcribe.errors import BadRequestException, LimitExceededException
 from scribewire.transcribe.events import ChannelDefinition, ConfigurationEvent
 from scribewire.transcribe.frames import encode_configuration_event, encode_signed_envelope
 from scribewire.transcribe.server_session import (

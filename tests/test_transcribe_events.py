@@ -9,14 +9,9 @@ import pytest
 
 from scribewire import eventstream
 from scribewire.errors import (
-    BadRequestException,
-    ConflictException,
-    InternalFailureException,
     InvalidEventPayload,
-    LimitExceededException,
     ParameterError,
     ServiceError,
-    ServiceUnavailableException,
     UnexpectedMessage,
 )
 from scribewire.transcribe import (
@@ -32,6 +27,13 @@ from scribewire.transcribe import (
     UnknownEvent,
     UtteranceEvent,
     decode_event,
+)
+from scribewire.transcribe.errors import (
+    BadRequestException,
+    ConflictException,
+    InternalFailureException,
+    LimitExceededException,
+    ServiceUnavailableException,
 )
 from scribewire.transcribe.events import decode_payload, encode_payload
 

@@ -24,7 +24,6 @@ from scribewire.audio import open_audio
 from scribewire.errors import (
     AudioFormatError,
     AudioTypeError,
-    BadRequestException,
     EventTypeError,
     ParameterError,
 )
@@ -57,6 +56,7 @@ from scribewire.transcribe import (
     UnknownEvent,
     UtteranceEvent,
 )
+from scribewire.transcribe.errors import BadRequestException
 
 
 def pcm_of(seconds: float, rate: int = 16000, channels: int = 1) -> bytes:

@@ -13,9 +13,7 @@ from scribewire import eventstream
 from scribewire.errors import (
     AudioFormatError,
     AudioTypeError,
-    BadRequestException,
     InvalidEventPayload,
-    LimitExceededException,
     MessageChecksumMismatch,
     ProtocolError,
     SessionStateError,
@@ -37,6 +35,7 @@ from scribewire.transcribe import (
     encode_exception,
     verify_presigned,
 )
+from scribewire.transcribe.errors import BadRequestException, LimitExceededException
 from scribewire.transcribe.events import Alternative, Result, Transcript
 
 T0 = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.timezone.utc)

@@ -19,12 +19,8 @@
     │   ├── UnexpectedMessage              valid frame, wrong :message-type / :event-type / state
     │   └── InvalidEventPayload            an event's JSON does not match its schema
     ├── ServiceError                       the service answered with an exception or error message
-    │   ├── BadRequestException
-    │   ├── LimitExceededException
-    │   ├── InternalFailureException
-    │   ├── ConflictException
-    │   ├── ServiceUnavailableException
-    │   └── UnrecognizedClientException
+    │                                      (each provider's own subclasses: transcribe.errors,
+    │                                      assemblyai.errors)
     ├── HandshakeRejected                  the WebSocket upgrade was refused (HTTP status, body)
     ├── AuthenticationError                a presigned URL fails verification (server side)
     ├── ConnectionClosed                   the socket closed before the stream ended cleanly
@@ -51,22 +47,18 @@ __all__ = [
     "AudioFormatError",
     "AudioTypeError",
     "AuthenticationError",
-    "BadRequestException",
     "ChecksumMismatch",
-    "ConflictException",
     "ConnectionClosed",
     "CredentialsError",
     "DuplicateHeader",
     "EventTypeError",
     "FramingError",
     "HandshakeRejected",
-    "InternalFailureException",
     "InvalidEventPayload",
     "InvalidHeader",
     "InvalidHeaderName",
     "InvalidHeaderValue",
     "InvalidLength",
-    "LimitExceededException",
     "MessageChecksumMismatch",
     "MessageTooLarge",
     "ParameterError",
@@ -74,13 +66,10 @@ __all__ = [
     "ProtocolError",
     "ScribewireError",
     "ServiceError",
-    "ServiceUnavailableException",
     "SessionStateError",
     "TruncatedHeader",
     "UnexpectedMessage",
     "UnknownHeaderType",
-    "UnrecognizedClientException",
-    "service_error",
 ]
 
 
@@ -214,66 +203,6 @@ class ServiceError(ScribewireError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.message, self.code))
-
-
-class BadRequestException(ServiceError):
-    """Invalid parameters, or a client error while streaming (HTTP 400 equivalent)."""
-
-    code = "BadRequestException"
-
-
-class LimitExceededException(ServiceError):
-    """Stream quota, 4 h duration, or ramp rate exceeded (HTTP 429); retry with backoff."""
-
-    code = "LimitExceededException"
-    retryable = True
-
-
-class InternalFailureException(ServiceError):
-    """Service-side processing failure (HTTP 500); retryable."""
-
-    code = "InternalFailureException"
-    retryable = True
-
-
-class ConflictException(ServiceError):
-    """A newer stream took this stream's ``session-id`` (HTTP 409)."""
-
-    code = "ConflictException"
-
-
-class ServiceUnavailableException(ServiceError):
-    """The service is unavailable (HTTP 503); retryable."""
-
-    code = "ServiceUnavailableException"
-    retryable = True
-
-
-class UnrecognizedClientException(ServiceError):
-    """The upgrade request's signature or credentials were not accepted."""
-
-    code = "UnrecognizedClientException"
-
-
-_SERVICE_ERRORS: dict[str, type[ServiceError]] = {
-    cls.code: cls
-    for cls in (
-        BadRequestException,
-        LimitExceededException,
-        InternalFailureException,
-        ConflictException,
-        ServiceUnavailableException,
-        UnrecognizedClientException,
-    )
-}
-
-
-def service_error(code: str, message: str) -> ServiceError:
-    """The ``ServiceError`` subclass for a service's exception name (unknown names kept)."""
-    cls = _SERVICE_ERRORS.get(code)
-    if cls is None:
-        return ServiceError(message, code=code)
-    return cls(message)
 
 
 # --------------------------------------------------------------------------- transport, config

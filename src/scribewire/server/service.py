@@ -31,18 +31,16 @@ from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..audio import deinterleave
-from ..errors import (
-    AuthenticationError,
+from ..errors import AuthenticationError, ParameterError, ServiceError
+from ..transcribe import params as _params
+from ..transcribe.credentials import Credentials
+from ..transcribe.errors import (
     BadRequestException,
     ConflictException,
     InternalFailureException,
     LimitExceededException,
-    ParameterError,
-    ServiceError,
     UnrecognizedClientException,
 )
-from ..transcribe import params as _params
-from ..transcribe.credentials import Credentials
 from ..transcribe.frames import encode_exception
 from ..transcribe.server_session import (
     AudioReceived,

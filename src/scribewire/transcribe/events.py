@@ -28,8 +28,8 @@ from ..errors import (
     ParameterError,
     ServiceError,
     UnexpectedMessage,
-    service_error,
 )
+from .errors import service_error
 from .params import Operation
 
 __all__ = [

@@ -175,7 +175,8 @@ class AudioLedger:
         #: the bound given, seconds
         self.max_replay_seconds = float(max_replay_seconds)
         #: the bound in bytes (whole frames)
-        self.max_replay_nbytes = int(max_replay_seconds * sample_rate + _FRAME_EPSILON) * self.bytes_per_frame
+        frames = int(max_replay_seconds * sample_rate + _FRAME_EPSILON)
+        self.max_replay_nbytes = frames * self.bytes_per_frame
         #: how many times :meth:`reconnect` was called
         self.reconnects = 0
         self._bps = sample_rate * self.bytes_per_frame  # bytes per second

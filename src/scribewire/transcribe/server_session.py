@@ -33,14 +33,13 @@ import msgspec
 
 from ..errors import (
     AuthenticationError,
-    BadRequestException,
-    LimitExceededException,
     ParameterError,
     ProtocolError,
     ServiceError,
     SessionStateError,
 )
 from ..eventstream import EventStreamDecoder, Message
+from .errors import BadRequestException, LimitExceededException
 from .events import (
     Alternative,
     CallAnalyticsItem,
