@@ -19,6 +19,7 @@ from test_eventstream import FAULTS, NEGATIVE, POSITIVE, frame, needs_shared
 
 from scribewire import errors
 from scribewire._kernels._eventstream_types import Message
+from scribewire.errors import DecoderClosed, ReentrantFeed
 
 TWINS = twin_params("eventstream")
 
@@ -249,11 +250,11 @@ def test_handlers_cannot_feed_the_decoder_again(es: ModuleType) -> None:
     def handler(payload: bytes) -> bytes:
         try:
             dec.feed(event("A", b"inner"))
-        except RuntimeError as exc:
+        except (DecoderClosed, ReentrantFeed) as exc:
             inner.append(exc)
         try:
             dec.feed_events(b"x", {}, lambda m: m, [])
-        except RuntimeError as exc:
+        except (DecoderClosed, ReentrantFeed) as exc:
             inner.append(exc)
         return payload
 
@@ -336,6 +337,6 @@ def test_interrupted_handler_closes_the_decoder(es: ModuleType) -> None:
                         lambda m: m, out)
     assert out == [b"1"]
     for call in (lambda: dec.feed(event("A")), lambda: dec.feed_events(b"", {}, len, [])):
-        with pytest.raises(RuntimeError, match="interrupted by KeyboardInterrupt") as info:
+        with pytest.raises(DecoderClosed, match="interrupted by KeyboardInterrupt") as info:
             call()
         assert isinstance(info.value.__cause__, KeyboardInterrupt)

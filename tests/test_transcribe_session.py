@@ -17,6 +17,7 @@ from scribewire.errors import (
     MessageChecksumMismatch,
     ProtocolError,
     SessionStateError,
+    UnexpectedMessage,
 )
 from scribewire.transcribe import (
     CallAnalyticsParams,
@@ -204,10 +205,10 @@ def test_service_exception_raised_typed_with_preceding_events() -> None:
     data = encode_event(transcript(0, True)) + encode_exception(
         "BadRequestException", "Your request timed out because no new audio was received for 15 seconds."
     )
-    with pytest.raises(BadRequestException, match="15 seconds") as info:
-        s.receive_data(data)
-    assert info.value.events == [transcript(0, True)]  # type: ignore[attr-defined]
-    assert not info.value.retryable
+    # the events before the fault come back; the fault waits in session.error
+    assert s.receive_data(data) == [transcript(0, True)]
+    assert isinstance(s.error, BadRequestException) and "15 seconds" in str(s.error)
+    assert not s.error.retryable
     assert s.state is SessionState.CLOSED
     s2 = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
     with pytest.raises(LimitExceededException) as info2:
@@ -236,28 +237,40 @@ def test_receive_data_reports_in_stream_order() -> None:
     good = encode_event(transcript(0, True))
     corrupt = bytearray(encode_event(transcript(1, False)))
     corrupt[-5] ^= 0xFF
-    # events before corrupt bytes are kept on the error
+    # events before corrupt bytes are returned; the fault waits in session.error
     s = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
-    with pytest.raises(MessageChecksumMismatch) as info:
-        s.receive_data(good + good + bytes(corrupt))
-    assert info.value.events == [transcript(0, True)] * 2  # type: ignore[attr-defined]
+    assert s.receive_data(good + good + bytes(corrupt)) == [transcript(0, True)] * 2
+    assert isinstance(s.error, MessageChecksumMismatch) and s.error.remote is True
     assert s.state is SessionState.CLOSED
     with pytest.raises(SessionStateError):
         s.receive_data(good)
     # the service's exception comes before the corrupt bytes that follow it
     s2 = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
-    with pytest.raises(BadRequestException) as info2:
-        s2.receive_data(good + encode_exception("BadRequestException", "no audio") + bytes(corrupt))
-    assert info2.value.events == [transcript(0, True)]  # type: ignore[attr-defined]
+    got = s2.receive_data(good + encode_exception("BadRequestException", "no audio") + bytes(corrupt))
+    assert got == [transcript(0, True)] and isinstance(s2.error, BadRequestException)
     # bad JSON after a good event: the typed payload error, with the good event on it
     bad_json = eventstream.encode_message(
         {":message-type": "event", ":event-type": "TranscriptEvent"}, b'{"Transcript": []}'
     )
     s3 = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
-    with pytest.raises(InvalidEventPayload, match="TranscriptEvent payload") as info3:
-        s3.receive_data(good + bad_json)
-    assert info3.value.events == [transcript(0, True)]  # type: ignore[attr-defined]
-    assert info3.value.remote is True
+    assert s3.receive_data(good + bad_json) == [transcript(0, True)]
+    assert isinstance(s3.error, InvalidEventPayload) and "TranscriptEvent payload" in str(s3.error)
+    assert s3.error.remote is True
+    # a fault before any event is raised at once
+    s4 = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
+    with pytest.raises(InvalidEventPayload):
+        s4.receive_data(bad_json)
+    assert s4.error is None
+
+
+def test_text_frame_from_the_service_is_an_unexpected_message() -> None:
+    s = TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US"))
+    with pytest.raises(UnexpectedMessage, match="text WebSocket frame") as info:
+        s.receive_message('{"not": "event-stream"}')
+    assert info.value.remote is True and s.state is SessionState.CLOSED
+    assert TranscribeSession(StreamParams(sample_rate=16000, language_code="en-US")).receive_close(
+        1000, ""
+    ) is None
 
 
 def test_receive_data_other_messages_still_typed() -> None:

@@ -27,10 +27,15 @@
     ├── CredentialsError                   no usable AWS credentials / region
     ├── ParameterError (ValueError)        a stream parameter breaks a rule of protocol.md §3.3
     ├── SessionStateError                  a session call made in the wrong state
+    │   ├── NotOpenError                   a stream used before open() / after close
+    │   ├── DecoderClosed                  a decoder fed after an interrupted handler
+    │   └── ReentrantFeed                  a decoder fed from inside its own handler
     ├── EventTypeError (TypeError)         an event argument of a type the call does not take
     ├── AudioFormatError (ValueError)      audio bytes or arrays of the wrong shape, size or dtype
     │   └── AudioTypeError (TypeError)     an audio argument of the wrong type
     └── AudioFileError                     a file that cannot be opened or decoded (names the file)
+
+Warnings: ``ScribewireWarning`` (``UserWarning``) > ``ReplayOverflow``.
 
 ``ProtocolError`` raised while parsing bytes received from a peer carries ``remote=True``:
 the peer broke the rule, not this process.
@@ -50,6 +55,7 @@ __all__ = [
     "ChecksumMismatch",
     "ConnectionClosed",
     "CredentialsError",
+    "DecoderClosed",
     "DuplicateHeader",
     "EventTypeError",
     "FramingError",
@@ -61,10 +67,14 @@ __all__ = [
     "InvalidLength",
     "MessageChecksumMismatch",
     "MessageTooLarge",
+    "NotOpenError",
     "ParameterError",
     "PreludeChecksumMismatch",
     "ProtocolError",
+    "ReentrantFeed",
+    "ReplayOverflow",
     "ScribewireError",
+    "ScribewireWarning",
     "ServiceError",
     "SessionStateError",
     "TruncatedHeader",
@@ -236,12 +246,24 @@ class ConnectionClosed(ScribewireError):
     Attributes:
         code: WebSocket close code, or None when the transport failed.
         reason: the close reason text.
+        retryable: whether a new connection may succeed (a lost link: yes; a deadline
+            or the caller's own close: no).
     """
 
-    def __init__(self, code: int | None = None, reason: str = "") -> None:
+    def __init__(
+        self, code: int | None = None, reason: str = "", *, retryable: bool = True
+    ) -> None:
         super().__init__(f"connection closed (code={code}, reason={reason!r})")
         self.code = code
         self.reason = reason
+        self.retryable = retryable
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_connection_closed, (self.code, self.reason, self.retryable))
+
+
+def _connection_closed(code: int | None, reason: str, retryable: bool) -> ConnectionClosed:
+    return ConnectionClosed(code, reason, retryable=retryable)
 
 
 class CredentialsError(ScribewireError):
@@ -254,6 +276,19 @@ class ParameterError(ScribewireError, ValueError):
 
 class SessionStateError(ScribewireError):
     """A session method was called in a state that does not allow it."""
+
+
+class NotOpenError(SessionStateError):
+    """A stream used before ``open()`` (or ``async with``), or after it was closed."""
+
+
+class DecoderClosed(SessionStateError):
+    """A decoder fed again after a handler was interrupted mid-stream (the stream
+    position is lost, so no later byte can be trusted); ``__cause__`` is the interrupt."""
+
+
+class ReentrantFeed(SessionStateError):
+    """A decoder fed again from inside one of its own handlers."""
 
 
 class EventTypeError(ScribewireError, TypeError):
@@ -270,3 +305,16 @@ class AudioTypeError(AudioFormatError, TypeError):
 
 class AudioFileError(ScribewireError):
     """An audio file that cannot be opened or decoded; the message names the file."""
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+class ScribewireWarning(UserWarning):
+    """Root of every warning scribewire issues."""
+
+
+class ReplayOverflow(ScribewireWarning):
+    """Audio the service had not finished with left a live stream's replay buffer (its
+    memory budget): a reconnect before the service finishes with it cannot replay it.
+    Also counted (``stream.ledger.dropped_nbytes``) and printed by the CLI summary."""

@@ -38,6 +38,8 @@ from scribewire._kernels._eventstream_types import (
     Timestamp,
 )
 from scribewire.errors import (
+    DecoderClosed,
+    ReentrantFeed,
     DuplicateHeader,
     InvalidHeaderName,
     InvalidHeaderValue,
@@ -563,7 +565,7 @@ DEF HDR_CACHE = 256
 cdef object _interrupted(BaseException exc):
     """What a decoder raises after a ``BaseException`` (not an ``Exception``) escaped a
     handler mid-stream: it was re-raised once, and the bytes after it are lost."""
-    err = RuntimeError(
+    err = DecoderClosed(
         f"EventStreamDecoder closed: a handler was interrupted by {type(exc).__name__} "
         "and the stream position is lost"
     )
@@ -766,7 +768,7 @@ cdef class EventStreamDecoder:
         if self._failed is not None:
             raise self._failed
         if self._feeding:
-            raise RuntimeError("EventStreamDecoder fed again from inside one of its handlers")
+            raise ReentrantFeed("EventStreamDecoder fed again from inside one of its handlers")
         cdef Py_buffer view
         cdef const uint8_t *p
         cdef Py_ssize_t n, take, total

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import (
+    DecoderClosed,
     DuplicateHeader,
     InvalidHeaderName,
     InvalidHeaderValue,
@@ -20,6 +21,7 @@ from ..errors import (
     MessageChecksumMismatch,
     MessageTooLarge,
     PreludeChecksumMismatch,
+    ReentrantFeed,
     TruncatedHeader,
     UnknownHeaderType,
 )
@@ -322,10 +324,10 @@ def _dispatch(
     return fallback(msg)
 
 
-def _interrupted(exc: BaseException) -> RuntimeError:
+def _interrupted(exc: BaseException) -> DecoderClosed:
     """What a decoder raises after a ``BaseException`` (not an ``Exception``) escaped a
     handler mid-stream: it was re-raised once, and the bytes after it are lost."""
-    err = RuntimeError(
+    err = DecoderClosed(
         f"EventStreamDecoder closed: a handler was interrupted by {type(exc).__name__} "
         "and the stream position is lost"
     )
@@ -430,7 +432,7 @@ class EventStreamDecoder:
         if self._failed is not None:
             raise self._failed
         if self._feeding:
-            raise RuntimeError("EventStreamDecoder fed again from inside one of its handlers")
+            raise ReentrantFeed("EventStreamDecoder fed again from inside one of its handlers")
         self._buf += memoryview(data).cast("B")  # type: ignore[arg-type]
         self._feeding = True
         try:

@@ -35,9 +35,10 @@ from .. import __version__
 from ..audio import RawFormat, is_headerless, open_audio
 from ..clients import Params, TranscribeClient, run
 from ..errors import AudioFileError, CredentialsError, ScribewireError
-from ..transcribe.credentials import Credentials, resolve_credentials
+from ..transcribe.credentials import Credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
+from ..transport.credentials import resolve_credentials
 from .output import FORMATS, Formatter, make_formatter, segments
 
 __all__ = ["build_parser", "main", "transcribe_main"]
@@ -302,22 +303,27 @@ async def _transcribe_job(
     raw: RawFormat | None,
 ) -> None:
     assert job.params is not None
-    with open_audio(job.path, raw_format=_raw_for(job.path, raw)) as source:
-        channels = job.params.channels if job.configuration is None else 2
+    channels = job.params.channels if job.configuration is None else 2
+    raw_format = _raw_for(job.path, raw)
 
-        def show(event: Event) -> None:
-            for seg in segments(event, job.name):
-                if seg.is_partial:
-                    display.partial(job.name, seg.label, seg.text)
-                else:
-                    display.final_written()
-                    formatter.write(seg)
+    def show(event: Event) -> None:
+        for seg in segments(event, job.name):
+            if seg.is_partial:
+                display.partial(job.name, seg.label, seg.text)
+            else:
+                display.final_written()
+                formatter.write(seg)
 
-        formatter.begin(job.name)
-        await client._stream_source(
-            source, job.params, job.configuration, channels, job.channel, show
-        )
-        formatter.end(job.name)
+    formatter.begin(job.name)
+    await client._stream_source(
+        lambda: open_audio(job.path, raw_format=raw_format),
+        job.params,
+        job.configuration,
+        channels,
+        job.channel,
+        show,
+    )
+    formatter.end(job.name)
 
 
 def _error_text(exc: BaseException) -> str:

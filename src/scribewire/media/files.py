@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +28,7 @@ from .._kernels import _impl
 from ..errors import AudioFileError, AudioFormatError, AudioTypeError
 from .resample import Resampler
 
-__all__ = ["ENCODINGS", "AudioSource", "RawFormat", "is_headerless", "open_audio"]
+__all__ = ["ENCODINGS", "AudioSource", "RawFormat", "is_headerless", "open_audio", "read_range"]
 
 _kernels = _impl.load("audio")
 
@@ -399,3 +399,36 @@ def open_audio(path: str | os.PathLike[str], *, raw_format: RawFormat | None = N
             without ``raw_format``; the message names the file.
     """
     return AudioSource(path, raw_format)
+
+
+def read_range(
+    reopen: Callable[[], AudioSource],
+    frames_per_chunk: int,
+    start: int,
+    end: int,
+    **convert: Any,
+) -> bytes:
+    """Bytes ``[start, end)`` of a file's converted stream, read again from the file.
+
+    The stream is what ``reopen().chunks(frames_per_chunk, **convert)`` yields from the
+    start (the conversion is deterministic, so the bytes are exactly the ones streamed
+    before); it is read from the beginning up to ``end``, keeping only what is needed:
+    memory is ``end - start`` plus one chunk. For a stream's replay after a reconnect.
+
+    Raises:
+        AudioFileError: the file can no longer be opened or decoded.
+        AudioFormatError: the file ends before ``end`` (it changed since it was streamed).
+    """
+    out = bytearray()
+    pos = 0
+    with reopen() as source:
+        for chunk in source.chunks(frames_per_chunk, **convert):
+            n = len(chunk)
+            if pos + n > start:
+                out += memoryview(chunk)[max(0, start - pos) : end - pos]
+            pos += n
+            if pos >= end:
+                return bytes(out)
+    raise AudioFormatError(
+        f"the file ended at byte {pos} of its converted stream, before {end}: it changed"
+    )

@@ -42,6 +42,7 @@ from ..transcribe.errors import (
     UnrecognizedClientException,
 )
 from ..transcribe.frames import encode_exception
+from ..transcribe.limits import IDLE_TIMEOUT_SECONDS, MAX_STREAM_SECONDS
 from ..transcribe.server_session import (
     AudioReceived,
     InputEnded,
@@ -187,8 +188,8 @@ class LocalTranscribeService:
         recognizer: str | RecognizerFactory = "pocketsphinx",
         replay: Mapping[int, Any] | None = None,
         quota: int = 25,
-        idle_timeout: float = 15.0,
-        max_audio_seconds: float = 14_400.0,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        max_audio_seconds: float = MAX_STREAM_SECONDS,
         max_event_seconds: float = 1.0,
         auth_failure: str = "http",
         verify_event_signatures: bool = False,

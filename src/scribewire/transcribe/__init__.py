@@ -1,18 +1,21 @@
 """Amazon Transcribe streaming protocol layer: pure Python, sans-I/O (protocol.md §3-§6).
 
 - ``sigv4``: presigned WebSocket URLs and their verification; event (chunk) signatures.
-- ``credentials``: ``Credentials``, resolution of credentials and region.
+- ``credentials``: ``Credentials`` (resolving them is I/O: ``scribewire.transport.credentials``).
 - ``params``: ``StreamParams``, ``MedicalStreamParams``, ``CallAnalyticsParams``.
 - ``events``: typed events (msgspec Structs) and ``decode_event``.
 - ``frames``: every Transcribe frame, client and server side.
 - ``session``: ``TranscribeSession``, the client session.
-- ``ledger``: ``AudioLedger``, unacknowledged audio for reconnect-with-replay and the
-  stream's time base across connections.
+- ``ack``: ``TranscribeAck``, the acknowledgement rule and time shift for the replay
+  ledger (``scribewire.streaming.replay``).
+- ``limits``: every limit of the service, defined once.
+- ``errors``: the service's exceptions by name.
 """
 
 from __future__ import annotations
 
-from .credentials import CredentialProvider, Credentials, resolve_credentials, resolve_region
+from .ack import TranscribeAck
+from .credentials import Credentials
 from .events import (
     Alternative,
     CallAnalyticsEntity,
@@ -55,7 +58,6 @@ from .frames import (
     encode_exception,
     encode_signed_envelope,
 )
-from .ledger import AudioLedger
 from .params import (
     CallAnalyticsParams,
     MedicalStreamParams,
@@ -74,9 +76,9 @@ from .sigv4 import (
 )
 
 __all__ = [
+    "TranscribeAck",
     "Alternative",
     "AudioChunk",
-    "AudioLedger",
     "CallAnalyticsEntity",
     "CallAnalyticsItem",
     "CallAnalyticsParams",
@@ -85,7 +87,6 @@ __all__ = [
     "CharacterOffsets",
     "Configuration",
     "ConfigurationEvent",
-    "CredentialProvider",
     "Credentials",
     "EndOfStream",
     "Entity",
@@ -127,7 +128,5 @@ __all__ = [
     "encode_signed_envelope",
     "params_for_path",
     "presign_url",
-    "resolve_credentials",
-    "resolve_region",
     "verify_presigned",
 ]

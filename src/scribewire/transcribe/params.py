@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..errors import ParameterError
+from .limits import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 __all__ = [
     "CALL_ANALYTICS_LANGUAGE_CODES",
@@ -70,8 +71,6 @@ MEDICAL_TYPES = frozenset({"CONVERSATION", "DICTATION"})
 VOCABULARY_FILTER_METHODS = frozenset({"remove", "mask", "tag"})
 STABILITY_LEVELS = frozenset({"high", "medium", "low"})
 
-MIN_SAMPLE_RATE = 8_000
-MAX_SAMPLE_RATE = 48_000
 
 _NAME_RE = re.compile(r"^[0-9a-zA-Z._-]+$")
 _NAMES_RE = re.compile(r"^[a-zA-Z0-9,._-]+$")

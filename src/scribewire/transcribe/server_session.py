@@ -62,6 +62,7 @@ from .frames import (
     encode_event,
     encode_exception,
 )
+from .limits import IDLE_TIMEOUT_SECONDS, MAX_EVENT_NBYTES, MAX_STREAM_SECONDS
 from .sigv4 import EventSignatureVerifier
 
 __all__ = [
@@ -229,10 +230,10 @@ class ServerSession:
         media_encoding: str = "pcm",
         channel_identification: bool = False,
         stabilization: bool = False,
-        idle_timeout: float = 15.0,
-        max_audio_seconds: float = 14_400.0,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        max_audio_seconds: float = MAX_STREAM_SECONDS,
         max_event_seconds: float = 1.0,
-        max_payload_length: int = 25_165_824,
+        max_payload_length: int = MAX_EVENT_NBYTES,
         envelope_verifier: EventSignatureVerifier | None = None,
         epoch: float | None = None,
     ) -> None:

@@ -23,22 +23,21 @@ from ..errors import (
     AudioFormatError,
     AudioTypeError,
     ProtocolError,
+    ScribewireError,
     ServiceError,
     SessionStateError,
+    UnexpectedMessage,
 )
 from ..wsframe import ClientFramer
 from . import frames
 from .credentials import Credentials
 from .events import ConfigurationEvent, Event, EventDecoder
+from .limits import MAX_CHUNK_DURATION, MAX_COMPRESSED_CHUNK
 from .params import CallAnalyticsParams, MedicalStreamParams, Operation, StreamParams
 from .sigv4 import MAX_EXPIRES, presign_url
 
 __all__ = ["MAX_CHUNK_DURATION", "SessionState", "TranscribeSession"]
 
-#: Largest amount of audio in one AudioEvent, seconds (MODEL ``AudioChunk``, protocol.md §5).
-MAX_CHUNK_DURATION = 1.0
-#: Largest AudioEvent payload for compressed encodings (no frame size to align to), bytes.
-MAX_COMPRESSED_CHUNK = 32_768
 
 
 class SessionState(enum.Enum):
@@ -123,6 +122,8 @@ class TranscribeSession:
         self._sent_any = False
         self.audio_bytes_sent = 0
         self.events_received = 0
+        #: the peer fault that ended the session after events it also returned
+        self.error: ScribewireError | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -324,13 +325,16 @@ class TranscribeSession:
 
         Returns:
             ``TranscriptEvent`` / ``MedicalTranscriptEvent`` / ``UtteranceEvent`` /
-            ``CategoryEvent`` / ``UnknownEvent`` in arrival order.
+            ``CategoryEvent`` / ``UnknownEvent`` in arrival order. When a fault follows
+            events in the same data, those events are returned, the session is
+            ``CLOSED`` and the fault is left in :attr:`error` for the caller to raise
+            after delivering them.
 
         Raises:
-            ServiceError subclass: the service sent an exception or error message; the
-                session is ``CLOSED``. Events decoded before it in the same call are on
-                the exception's ``events`` attribute.
-            ProtocolError: malformed bytes from the service (``remote=True``); ``CLOSED``.
+            ServiceError subclass: the service sent an exception or error message before
+                any event of this call; the session is ``CLOSED``.
+            ProtocolError: malformed bytes from the service (``remote=True``), before any
+                event of this call; ``CLOSED``.
             SessionStateError: the session is already ``CLOSED``.
         """
         if self._state is _CLOSED:
@@ -340,14 +344,39 @@ class TranscribeSession:
             # events the operation models go straight from the codec to their msgspec
             # decoder; every other message (and bad JSON) through the fallback, in order
             self._feed_events(data, self._payload_decoders, self._fallback, out)
-        except ProtocolError as exc:
-            exc.remote = True
-            exc.events = out  # type: ignore[attr-defined]
+        except (ProtocolError, ServiceError) as exc:
+            if isinstance(exc, ProtocolError):
+                exc.remote = True
             self._state = SessionState.CLOSED
-            raise
-        except ServiceError as exc:
-            exc.events = out  # type: ignore[attr-defined]
-            self._state = SessionState.CLOSED
-            raise
+            self.events_received += len(out)
+            if not out:
+                raise
+            self.error = exc
+            return out
         self.events_received += len(out)
         return out
+
+    def receive_message(self, data: bytes | str) -> list[Event]:
+        """One whole WebSocket message from the service: binary frames carry
+        event-stream bytes (protocol.md §1); the service never sends text frames.
+
+        Raises:
+            UnexpectedMessage: a text frame (``remote=True``); the session is ``CLOSED``.
+            plus the errors of :meth:`receive_data`.
+        """
+        if isinstance(data, str):
+            if self._state is _CLOSED:
+                raise SessionStateError("receive_message is not allowed in state closed")
+            self._state = SessionState.CLOSED
+            exc = UnexpectedMessage(
+                f"the service sent a text WebSocket frame ({len(data)} characters); "
+                "Transcribe streams carry event-stream messages in binary frames only"
+            )
+            exc.remote = True
+            raise exc
+        return self.receive_data(data)
+
+    def receive_close(self, code: int | None, reason: str) -> ScribewireError | None:
+        """What a close from the service means: Transcribe reports faults with exception
+        messages before closing (protocol.md §4.5), so a close carries none itself."""
+        return None

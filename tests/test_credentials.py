@@ -11,14 +11,12 @@ import pytest
 
 from scribewire.errors import AuthenticationError, CredentialsError
 from scribewire.transcribe import (
-    CredentialProvider,
     Credentials,
     StreamParams,
     TranscribeSession,
-    resolve_credentials,
-    resolve_region,
     verify_presigned,
 )
+from scribewire.transport.credentials import CredentialProvider, resolve_credentials, resolve_region
 
 CANARY_SECRET = "CanarySecret/9f8e7d6c5b4a39281706+zz"
 CANARY_TOKEN = "CanaryToken+abcdef0123456789//=="

@@ -1,4 +1,5 @@
-"""AudioLedger: the acknowledgement rule, bounded memory, reconnect and the time base.
+"""AudioLedger with Transcribe's TranscribeAck: the acknowledgement rule, bounded memory,
+reconnect and the time base.
 
 Unit tests build events by hand; the end-to-end test cuts a real stream to the local
 service (pocketsphinx) mid-clip and reconnects with the ledger's replay.
@@ -26,11 +27,12 @@ from scribewire.errors import (
     AudioTypeError,
     EventTypeError,
     ParameterError,
+    ReplayOverflow,
 )
 from scribewire.server import LocalTranscribeService
+from scribewire.streaming.replay import AudioLedger, seconds_to_nbytes
 from scribewire.transcribe import (
     Alternative,
-    AudioLedger,
     CallAnalyticsEntity,
     CallAnalyticsItem,
     CategoryEvent,
@@ -56,7 +58,17 @@ from scribewire.transcribe import (
     UnknownEvent,
     UtteranceEvent,
 )
+from scribewire.transcribe.ack import TranscribeAck
 from scribewire.transcribe.errors import BadRequestException
+
+
+def ledger_of(
+    sample_rate: int, channels: int, *, max_replay_seconds: float = 30.0, **kw: Any
+) -> AudioLedger:
+    """A Transcribe stream's ledger: int16 PCM, the budget given in seconds."""
+    ack = TranscribeAck(channels)
+    budget = seconds_to_nbytes(max_replay_seconds, sample_rate, 2 * channels)
+    return AudioLedger(sample_rate, 2 * channels, ack, max_replay_nbytes=budget, **kw)
 
 
 def pcm_of(seconds: float, rate: int = 16000, channels: int = 1) -> bytes:
@@ -94,7 +106,7 @@ def utt(uid: str, role: str, begin: int, end: int, partial: bool) -> UtteranceEv
     )
 
 
-def at(ledger: AudioLedger, seconds: float) -> int:
+def at(ledger: Any, seconds: float) -> int:
     """Stream byte position of a time that falls on a frame."""
     frames = seconds * ledger.sample_rate
     assert frames == round(frames)
@@ -122,17 +134,15 @@ def at(ledger: AudioLedger, seconds: float) -> int:
 )
 def test_bad_arguments(kw: dict[str, Any]) -> None:
     with pytest.raises(ParameterError):
-        AudioLedger(**kw)
+        ledger_of(**kw)
 
 
 def test_bad_audio() -> None:
-    ledger = AudioLedger(8000, 2)
+    ledger = ledger_of(8000, 2)
     with pytest.raises(AudioFormatError, match="whole number of 4-byte frames"):
         ledger.record(b"\0" * 6)
     with pytest.raises(AudioTypeError):
         ledger.record("abcd")
-    with pytest.raises(AudioTypeError):
-        ledger.record(np.zeros(4, dtype=np.float32))
     with pytest.raises(AudioFormatError):
         ledger.record(np.zeros((4, 4), dtype=np.int16)[:, ::2])
     assert ledger.sent_nbytes == 0
@@ -148,7 +158,7 @@ def test_bad_audio() -> None:
     "bad", [BadRequestException("no"), ev().transcript, {"Transcript": {}}, None, b"x"]
 )
 def test_bad_events(bad: Any) -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     with pytest.raises(EventTypeError):
         ledger.observe(bad)
     with pytest.raises(EventTypeError):
@@ -163,7 +173,7 @@ def test_bad_events(bad: Any) -> None:
 
 
 def test_partials_then_final_mono() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     ledger.record(pcm_of(3.0))
     assert ledger.retained_nbytes == at(ledger, 3.0)
     ledger.observe(ev(res("a", 0.5, 0.8, True)))
@@ -182,7 +192,7 @@ def test_partials_then_final_mono() -> None:
 
 
 def test_open_partial_holds_back_a_later_final() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     ledger.record(pcm_of(3.0))
     ledger.observe(ev(res("a", 0.4, 0.9, True), res("b", 1.0, 2.0, False)))
     assert ledger.acknowledged_seconds == 0.4
@@ -191,7 +201,7 @@ def test_open_partial_holds_back_a_later_final() -> None:
 
 
 def test_no_results_and_no_items_move_nothing_wrongly() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     ledger.record(pcm_of(2.0))
     ledger.observe(ev())
     ledger.observe(TranscriptEvent())
@@ -204,7 +214,7 @@ def test_no_results_and_no_items_move_nothing_wrongly() -> None:
 
 
 def test_final_end_going_backwards_never_moves_ack_back() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     ledger.record(pcm_of(3.0))
     ledger.observe(ev(res("a", 0.0, 2.0, False)))
     ledger.observe(ev(res("b", 0.5, 1.0, False)))
@@ -216,7 +226,7 @@ def test_final_end_going_backwards_never_moves_ack_back() -> None:
 
 
 def test_negative_times_and_finals_past_the_audio() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     ledger.record(pcm_of(1.0))
     ledger.observe(ev(res("a", -1.0, -0.5, False)))
     assert ledger.acknowledged_nbytes == 0
@@ -226,18 +236,18 @@ def test_negative_times_and_finals_past_the_audio() -> None:
 
 
 def test_ack_is_frame_aligned_and_float_noise_costs_no_frame() -> None:
-    ledger = AudioLedger(8000, 2)
+    ledger = ledger_of(8000, 2)
     ledger.record(pcm_of(2.0, 8000, 2))
     ledger.observe(ev(res("a", 0.0, 0.12345, False, "ch_0"), res("b", 0.0, 0.5, False, "ch_1")))
     assert ledger.acknowledged_nbytes == 987 * 4  # floor(0.12345 x 8000) frames
-    mono = AudioLedger(16000, 1)
+    mono = ledger_of(16000, 1)
     mono.record(pcm_of(2.0))
     mono.observe(ev(res("a", 0.0, 1.234, False)))  # 1.234 * 16000 = 19743.999999999996
     assert mono.acknowledged_nbytes == 19744 * 2
 
 
 def test_channels_a_final_never_acknowledges_the_other_channels_open_audio() -> None:
-    ledger = AudioLedger(8000, 2)
+    ledger = ledger_of(8000, 2)
     ledger.record(pcm_of(6.0, 8000, 2))
     ledger.observe(ev(res("a", 0.5, 2.0, False, "ch_0")))
     assert ledger.acknowledged_nbytes == 0  # ch_1 has not reported: nothing known of it
@@ -266,7 +276,7 @@ def test_channels_interleaved_out_of_order() -> None:
     ]
 
     def acks(order: list[TranscriptEvent]) -> list[float]:
-        ledger = AudioLedger(16000, 2)
+        ledger = ledger_of(16000, 2)
         ledger.record(pcm_of(5.0, 16000, 2))
         out = []
         for e in order:
@@ -282,14 +292,14 @@ def test_channels_interleaved_out_of_order() -> None:
 
 
 def test_results_without_channel_cover_both_channels() -> None:
-    ledger = AudioLedger(16000, 2)
+    ledger = ledger_of(16000, 2)
     ledger.record(pcm_of(2.0, 16000, 2))
     ledger.observe(ev(res("a", 0.0, 1.0, False)))
     assert ledger.acknowledged_seconds == 1.0
 
 
 def test_call_analytics_utterances() -> None:
-    ledger = AudioLedger(8000, 2)
+    ledger = ledger_of(8000, 2)
     ledger.record(pcm_of(5.0, 8000, 2))
     ledger.observe(utt("u1", "AGENT", 500, 900, True))
     ledger.observe(utt("u2", "CUSTOMER", 1000, 2000, False))
@@ -308,14 +318,15 @@ def test_call_analytics_utterances() -> None:
 
 
 def test_bound_drops_and_counts_unacknowledged_audio() -> None:
-    ledger = AudioLedger(16000, 1, max_replay_seconds=1.0)
+    ledger = ledger_of(16000, 1, max_replay_seconds=1.0)
     audio = pcm_of(2.5)
-    for i in range(0, len(audio), 3200):
-        ledger.record(audio[i : i + 3200])
+    with pytest.warns(ReplayOverflow, match="1.0. s of audio|0.10 s of audio"):
+        for i in range(0, len(audio), 3200):
+            ledger.record(audio[i : i + 3200])
         assert ledger.retained_nbytes <= ledger.max_replay_nbytes
         assert ledger.memory_nbytes <= ledger.max_replay_nbytes
     assert ledger.dropped_nbytes == at(ledger, 1.5)
-    assert ledger.dropped_seconds == 1.5
+    assert ledger.dropped_seconds == 1.5 and ledger.overflows == 1  # one warning per episode
     assert ledger.unacknowledged_seconds == 2.5  # dropped audio is still unacknowledged
     replay = ledger.reconnect()
     assert replay == audio[at(ledger, 1.5) :]
@@ -325,43 +336,74 @@ def test_bound_drops_and_counts_unacknowledged_audio() -> None:
 
 
 def test_bound_with_one_chunk_larger_than_it_and_zero_bound() -> None:
-    ledger = AudioLedger(16000, 1, max_replay_seconds=0.5)
+    ledger = ledger_of(16000, 1, max_replay_seconds=0.5)
     ledger.record(pcm_of(0.25))
     big = pcm_of(2.0)
-    ledger.record(big)
+    with pytest.warns(ReplayOverflow):
+        ledger.record(big)
     assert ledger.retained_nbytes == at(ledger, 0.5)
     assert ledger.dropped_seconds == 1.75
     assert ledger.reconnect() == big[-at(ledger, 0.5) :]
-    none = AudioLedger(16000, 1, max_replay_seconds=0)
-    none.record(pcm_of(0.5))
+    none = ledger_of(16000, 1, max_replay_seconds=0)
+    with pytest.warns(ReplayOverflow):
+        none.record(pcm_of(0.5))
     assert none.retained_nbytes == 0 and none.dropped_seconds == 0.5
     assert none.reconnect() == b"" and none.offset == 0.5
 
 
-def test_ring_stays_small_while_audio_is_acknowledged() -> None:
-    """The ring grows with the audio retained, not with the audio recorded: acknowledged
-    room is reused in place (no reallocation per chunk)."""
-    ledger = AudioLedger(16000, 1, max_replay_seconds=10.0)
+def test_memory_stays_small_while_audio_is_acknowledged() -> None:
+    """Memory follows the audio not yet acknowledged, not the audio recorded."""
+    ledger = ledger_of(16000, 1, max_replay_seconds=10.0)
     chunk = pcm_of(0.1)
-    peak = 0
     for i in range(1, 400):
         ledger.record(chunk)
-        peak = max(peak, ledger.retained_nbytes)
         ledger.observe(ev(res(str(i), 0.1 * i - 0.1, 0.1 * i - 0.05, False)))
-        assert ledger.memory_nbytes <= max(4096, 2 * peak)
-    assert ledger.dropped_nbytes == 0 and ledger.memory_nbytes < ledger.max_replay_nbytes
-    buf = ledger._buf  # noqa: SLF001 - the same object all along once it stopped growing
-    for _ in range(100):
-        ledger.record(chunk)
-        ledger.observe(ev(res("x", 0.0, ledger.sent_seconds - ledger.offset - 0.05, False)))
-    assert ledger._buf is buf  # noqa: SLF001
+        assert ledger.memory_nbytes <= 2 * len(chunk)
+    assert ledger.dropped_nbytes == 0
+
+
+def test_keepalive_silence_costs_no_memory_and_is_not_replayed_when_leading() -> None:
+    ledger = ledger_of(16000, 1, max_replay_seconds=1.0)
+    speech = pcm_of(0.5)
+    ledger.record(speech)
+    ledger.observe(ev(res("a", 0.0, 0.5, False)))  # all of it acknowledged
+    for _ in range(600):  # a minute of keepalive silence: no memory, no overflow
+        ledger.record_silence(3200)
+    assert ledger.memory_nbytes == 0 and ledger.dropped_nbytes == 0
+    assert ledger.sent_seconds == pytest.approx(60.5)
+    # leading silence is not replayed: the new connection starts after it
+    assert ledger.reconnect() == b""
+    assert ledger.offset == pytest.approx(60.5)
+    # silence between unacknowledged speech is replayed as zeros, in place
+    ledger.record(speech)
+    ledger.record_silence(3200)
+    ledger.record(speech)
+    assert ledger.reconnect() == speech + bytes(3200) + speech
+    assert ledger.offset == pytest.approx(60.5)
+    with pytest.raises(AudioFormatError):
+        ledger.record_silence(3)
+
+
+def test_refetchable_source_loses_nothing_when_audio_leaves_memory() -> None:
+    audio = pcm_of(3.0)
+    ledger = ledger_of(16000, 1, max_replay_seconds=1.0, refetchable=True)
+    for i in range(0, len(audio), 3200):
+        ledger.record(audio[i : i + 3200])  # no ReplayOverflow: the file has it
+    assert ledger.memory_nbytes <= at(ledger, 1.0) and ledger.dropped_nbytes == 0
+    ledger.observe(ev(res("a", 0.0, 0.5, False)))
+    start, end = ledger.refetch_range()  # type: ignore[misc]
+    assert start == at(ledger, 0.5) and end == at(ledger, 2.0)
+    with pytest.raises(AudioFormatError, match="refetched audio"):
+        ledger.reconnect(b"short")
+    assert ledger.reconnect(audio[start:end]) == audio[start:]
+    assert ledger.offset == 0.5 and ledger.refetch_range() is None
 
 
 # --------------------------------------------------------------------------- reconnect
 
 
 def test_reconnect_replays_from_the_ack_point_and_moves_the_time_base() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     audio = pcm_of(4.0)
     ledger.record(audio[: at(ledger, 3.0)])
     ledger.observe(ev(res("a", 0.0, 1.0, False), res("b", 1.5, 2.0, True)))
@@ -385,7 +427,7 @@ def test_reconnect_replays_from_the_ack_point_and_moves_the_time_base() -> None:
 
 
 def test_reconnect_result_is_a_copy() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     audio = pcm_of(1.0)
     ledger.record(audio)
     replay = ledger.reconnect()
@@ -399,7 +441,7 @@ def test_reconnect_result_is_a_copy() -> None:
 
 
 def test_shift_with_zero_offset_is_the_identity() -> None:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     e = ev(res("a", 0.1, 0.2, False))
     assert ledger.shift(e) is e
     u = utt("u", "AGENT", 1, 2, True)
@@ -407,7 +449,7 @@ def test_shift_with_zero_offset_is_the_identity() -> None:
 
 
 def _reconnected(offset_s: float) -> AudioLedger:
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     ledger.record(pcm_of(offset_s + 1.0))
     ledger.observe(ev(res("a", 0.0, offset_s, False)))
     ledger.reconnect()
@@ -456,7 +498,7 @@ def test_shift_medical() -> None:
 
 
 def test_shift_utterance_and_category_in_milliseconds() -> None:
-    ledger = AudioLedger(8000, 2)
+    ledger = ledger_of(8000, 2)
     ledger.record(pcm_of(3.0, 8000, 2))
     ledger.observe(utt("a", "AGENT", 0, 1234, False))
     ledger.observe(utt("b", "CUSTOMER", 0, 2000, False))
@@ -515,7 +557,7 @@ def in_order(ref: list[str], hyp: list[str]) -> int:
 async def _read(
     ws: ClientConnection,
     session: TranscribeSession,
-    ledger: AudioLedger,
+    ledger: Any,
     finals: list[Result],
     got_final: asyncio.Event,
 ) -> None:
@@ -540,7 +582,7 @@ def test_reconnect_with_replay_end_to_end(shared_dir: Path) -> None:
     (clip,) = [c for c in meta["clips"] if c["file"] == CLIP]
     reference = words_of(clip["reference_transcript"])
     params = StreamParams(language_code="en-US", media_encoding="pcm", sample_rate=16000)
-    ledger = AudioLedger(16000, 1)
+    ledger = ledger_of(16000, 1)
     duration = len(pcm) / 32000
     cut = int(0.65 * duration * 16000) * 2  # mid-clip, frame-aligned
 
