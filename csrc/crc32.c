@@ -16,6 +16,10 @@
  *
  * The starting state enters the fold by XOR into the first four message bytes, since
  * CRC(s, M) = CRC(0, M ^ (s << (len(M) - 32))) for the reflected register.
+ *
+ * The AVX-512 kernel ends its zmm part with _mm256_zeroupper() before the 128-bit folds and
+ * the table tail, so it returns with the upper vector state clean
+ * (tests/test_vzeroupper.py checks the built extensions).
  */
 #include "crc32.h"
 
@@ -265,6 +269,13 @@ SW_TARGET_VPCLMUL static uint32_t crc_vpclmul_update(uint32_t s, const uint8_t *
     x = _mm_ternarylogic_epi64(x, fold128(_mm512_extracti32x4_epi32(z3, 0), k384),
                                fold128(_mm512_extracti32x4_epi32(z3, 1), k256), 0x96);
     x = _mm_xor_si128(x, fold128(_mm512_extracti32x4_epi32(z3, 2), k128));
+    /* Done with the zmm registers: clear their upper halves before the scalar tail and the
+     * return, or legacy-SSE code run next by the caller (CPython) pays the AVX-SSE
+     * transition on every call. Left to itself GCC 12 emits no vzeroupper on this path (it
+     * knows crc_table_update spares the vector registers); given this one it adds a
+     * redundant second just before it (harmless, well under 1 ns). The 128-bit folds below
+     * are VEX-encoded and keep the state clean. */
+    _mm256_zeroupper();
     while (n >= 16) {
         x = _mm_xor_si128(fold128(x, k128), _mm_loadu_si128((const __m128i *)(const void *)p));
         p += 16;

@@ -26,7 +26,14 @@
 /* Hand-written AVX-512 (F, BW, VL) kernels on x86-64 with GCC/clang, compiled for that target
  * only (no -march) and chosen at run time when the CPU and OS support it (sw_pcm_init).
  * They keep 16-bit lanes and use word permutes as small tables, where the compiler's own
- * vectorisation of the scalar loops widens to 32-bit lanes. */
+ * vectorisation of the scalar loops widens to 32-bit lanes.
+ *
+ * Upper vector state: these kernels (and the AVX2 clones above) call nothing after their
+ * vector part and return straight after it, so the compiler ends every path with vzeroupper
+ * before the ret; an explicit _mm256_zeroupper() there only adds a second one (GCC 12). A
+ * kernel that goes on to call scalar code must clear the state itself first, as
+ * crc_vpclmul_update does: GCC 12 omits vzeroupper before a call to a local function it knows
+ * spares the vector registers. tests/test_vzeroupper.py checks the built extensions. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SW_NO_CLONES)
 #define SW_AVX512 1
 #define SW_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
