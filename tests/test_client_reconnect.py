@@ -96,13 +96,16 @@ class Relay:
         await asyncio.gather(t1, t2, return_exceptions=True)
 
 
-def check_coverage(pcm: bytes, stats: list[StreamStats], offsets: list[float]) -> None:
+def check_coverage(
+    pcm: bytes, stats: list[StreamStats], offsets: list[float], bps: int = BPS
+) -> None:
     """Each connection carried the clip from its offset on, and together they reach the
-    end with no gap: connection i received pcm[start_i : start_i + n_i] exactly."""
+    end with no gap: connection i received pcm[start_i : start_i + n_i] exactly (``bps``:
+    bytes per second of the stream)."""
     assert len(stats) == len(offsets)
     reached = 0
     for st, offset in zip(stats, offsets, strict=True):
-        start = round(offset * BPS)
+        start = round(offset * bps)
         assert start % 2 == 0 and start <= reached, (start, reached)
         assert st.audio_sha256 == hashlib.sha256(pcm[start : start + st.audio_nbytes]).hexdigest()
         reached = max(reached, start + st.audio_nbytes)

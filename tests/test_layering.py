@@ -117,3 +117,87 @@ def test_layer_table() -> None:
     assert layer("scribewire.transcribe.session") == 1
     assert layer("scribewire.eventstream") == 0
     assert layer("scribewire._kernels._eventstream_c") == 0
+
+
+# --------------------------------------------------------------------------- sans-I/O
+
+#: Packages that must do no I/O (DESIGN.md "Layers" 1-3): no sockets, files, clocks or
+#: environment reads. Time and bytes are passed in.
+SANS_IO = ("streaming", "transcribe", "assemblyai", "_kernels")
+#: Modules that bring I/O with them.
+IO_MODULES = {
+    "asyncio", "socket", "selectors", "ssl", "subprocess", "pathlib", "configparser",
+    "shutil", "tempfile", "time", "soundfile", "websockets", "botocore", "urllib.request",
+    "http.client", "logging.handlers", "scribewire.media.files", "scribewire.transport",
+}
+#: (attribute chain) calls and reads that are I/O or a clock.
+IO_CALLS = {
+    "open", "os.environ", "os.getenv", "os.listdir", "os.stat", "os.path.exists",
+    "datetime.now", "datetime.today", "datetime.utcnow", "_dt.datetime.now",
+    "dt.datetime.now", "time.time", "time.monotonic", "input", "print",
+}
+#: Deliberate exceptions, each with its reason.
+ALLOWED = {
+    # the twin selector reads SCRIBEWIRE_NO_EXTENSIONS once at import (DESIGN.md "Layers" 1)
+    ("scribewire._kernels._impl", "os.environ"),
+}
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def io_uses(path: Path, modname: str) -> list[str]:
+    """The I/O imports and calls of a Python source (the layer's own rules aside)."""
+    if path.suffix == ".pyx":  # Cython: only its imports are checked
+        found = [t for _, t in imported(path, modname)]
+        return [f"imports {t}" for t in found if t in IO_MODULES or t.split(".")[0] in IO_MODULES]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    bad = []
+    for lineno, target in imported(path, modname):
+        root = target.split(".")[0]
+        if target in IO_MODULES or root in IO_MODULES or any(
+            target.startswith(m + ".") for m in IO_MODULES if "." in m
+        ):
+            bad.append(f"line {lineno}: imports {target}")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Attribute, ast.Name)):
+            name = _dotted(node)
+            if name in IO_CALLS and (modname, name) not in ALLOWED:
+                if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                    continue
+                bad.append(f"line {node.lineno}: uses {name}")
+    return sorted(set(bad))
+
+
+SANS_IO_SOURCES = [
+    p for p in SOURCES if module_name(p).split(".")[1] in SANS_IO and p.suffix in (".py", ".pyx")
+]
+
+
+@pytest.mark.parametrize("path", SANS_IO_SOURCES, ids=lambda p: str(p.relative_to(PKG_DIR)))
+def test_sans_io_layers_do_no_io(path: Path) -> None:
+    modname = module_name(path)
+    bad = io_uses(path, modname)
+    assert not bad, f"{modname} is sans-I/O but does I/O:\n" + "\n".join(bad)
+
+
+def test_io_checker_sees_io(tmp_path: Path) -> None:
+    src = tmp_path / "replay.py"
+    src.write_text(
+        "import asyncio\nimport os\nfrom ..transport import stream\n"
+        "x = os.environ['A']\nwith open('f') as f: pass\n"
+        "import datetime as _dt\nnow = _dt.datetime.now()\n"
+    )
+    bad = "\n".join(io_uses(src, "scribewire.streaming.replay"))
+    for what in ("imports asyncio", "imports scribewire.transport", "os.environ", "uses open",
+                 "_dt.datetime.now"):
+        assert what in bad, what
+    assert len(SANS_IO_SOURCES) > 20

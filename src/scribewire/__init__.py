@@ -1,11 +1,16 @@
 """scribewire: stream live audio to real-time speech-to-text services at wire speed.
 
-Layers (imports only go downward): apps (``cli``, ``server``) > client (asyncio +
-websockets) > sans-I/O protocol sessions (``transcribe``) > codecs (``eventstream``,
-``audio``, ``crc``) > native kernels and their pure-Python twins.
+Layers (imports only go downward, DESIGN.md): apps (``cli``, ``server``) > I/O
+(``transport``, ``clients``) > sans-I/O (``streaming``, ``transcribe``) > kernels
+(``eventstream``, ``audio``, ``crc``, ``wsframe`` over ``_kernels``).
+
+The clients are imported on first use (they pull in websockets, numpy and soxr); type
+checkers see the real classes.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from . import errors
 from .crc import crc32
@@ -15,7 +20,12 @@ from .errors import (
     ServiceError,
 )
 
+if TYPE_CHECKING:
+    from .clients import TranscribeClient, TranscribeStream
+
 __version__ = "0.1.0"
+
+_LAZY = {"TranscribeClient": "clients", "TranscribeStream": "clients"}
 
 __all__ = [
     "ProtocolError",
@@ -30,9 +40,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The client pulls in websockets, numpy and soxr: imported on first use only.
-    if name in ("TranscribeClient", "TranscribeStream"):
-        from . import clients as client
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return getattr(client, name)
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value  # once
+        return value
     raise AttributeError(f"module 'scribewire' has no attribute {name!r}")

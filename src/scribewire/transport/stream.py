@@ -212,6 +212,7 @@ class Stream(_pacing.PacedWriter):
         "_backlog",
         "_bytes_per_second",
         "_chunk_nbytes",
+        "_closed",
         "_conn",
         "_drained",
         "_end_frames",
@@ -260,6 +261,7 @@ class Stream(_pacing.PacedWriter):
         )
         self._conn: Connection | None = None
         self._opened = False
+        self._closed = False
         # The queue holds WebSocket frames waiting for their time: every one carries
         # ``_chunk_nbytes`` of audio except the remainder queued by end() (``_tail_nbytes``)
         self._end_frames: list[bytes] | None = None
@@ -316,7 +318,7 @@ class Stream(_pacing.PacedWriter):
     ) -> None:
         if exc_type is None:
             try:
-                if self._error is None:
+                if self._error is None and not self._closed:
                     await self.end()
                 elif not self._error_raised:
                     self._check()
@@ -372,6 +374,7 @@ class Stream(_pacing.PacedWriter):
 
     async def aclose(self) -> None:
         """Close the socket now (no end of stream); safe to call more than once."""
+        self._closed = True
         self._wheel_discard()
         conn = self._conn
         if conn is not None:
@@ -394,6 +397,8 @@ class Stream(_pacing.PacedWriter):
             wheel.discard(self)
 
     def _require_open(self, what: str) -> None:
+        if self._closed:
+            raise NotOpenError(f"{what} on a stream that was closed (aclose)")
         if not self._opened or self._conn is None:
             raise NotOpenError(
                 f"{what} on a stream that is not open: use 'async with client.stream(...)' "
