@@ -148,3 +148,35 @@ def test_console_script_without_credentials_uses_local_service(tmp_path: Path, s
     assert proc.returncode == 0, proc.stderr
     assert "no AWS credentials found: using the local Transcribe service" in proc.stderr
     assert "go forward" in proc.stdout
+
+
+@pytest.mark.parametrize("case", ["region", "sso-profile"])
+def test_aws_asked_for_without_credentials_fails_in_one_line(tmp_path: Path, case: str) -> None:
+    """--region / --profile ask for AWS: no credentials is an error (exit 1, one line), not
+    a silent switch to the local service, and never a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile corp]\nsso_session = corp\nsso_account_id = 111122223333\n"
+        "sso_role_name = Reader\nregion = us-east-1\n"
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.invalid/start\n"
+        "sso_region = us-east-1\n"
+    )
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(config),
+        AWS_EC2_METADATA_DISABLED="true",
+        HOME=str(tmp_path),
+    )
+    flags = ["--region", "us-east-1"] if case == "region" else ["--profile", "corp"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "scribewire.cli.main", "transcribe", CALL, *flags],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("scribewire: error: CredentialsError:")
+    assert ("--region" if case == "region" else "--profile") in lines[0]
+    assert "local Transcribe service" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""

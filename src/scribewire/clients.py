@@ -291,12 +291,14 @@ class TranscribeClient:
         channels: int,
         channel: int | None,
         on_event: Callable[[Event], None],
-    ) -> None:
+        *,
+        finish: Callable[[], None] | None = None,
+    ) -> Stream:
         """Stream the file ``reopen()`` opens, converted to ``params.sample_rate`` Hz and
         ``channels`` (``channel`` alone if given), ten AudioEvents' worth per read, then
         end it; hand each event to ``on_event`` as it arrives. Audio a reconnect needs
-        again is read from the file (``read_range``). Shared by :meth:`transcribe_file`
-        and the CLI."""
+        again is read from the file (``read_range``); ``finish`` is called after the last
+        event. Returns the (ended) stream. Shared by :meth:`transcribe_file` and the CLI."""
         frames = max(1, round(params.sample_rate * self.chunk_duration)) * 10
         convert: dict[str, Any] = {
             "sample_rate": params.sample_rate,
@@ -321,10 +323,13 @@ class TranscribeClient:
                     async for event in stream:
                         on_event(event)
                     await feeder
+                    if finish is not None:
+                        finish()
                 finally:
                     if not feeder.done():
                         feeder.cancel()
                     await asyncio.gather(feeder, return_exceptions=True)
+        return stream
 
     async def _connect(self, session: TranscribeSession) -> Connection:
         """Credentials (cached, resolved off the loop), a URL presigned just now, and the
@@ -439,10 +444,15 @@ async def _feed(stream: Stream, chunks: Iterable[bytes]) -> None:
 
 
 def run(coro: Any) -> Any:
-    """Run ``coro`` in a new event loop (uvloop's when installed) and return its result."""
+    """Run ``coro`` in a new event loop (uvloop's when installed) and return its result.
+
+    The choice is made before the coroutine runs, so an error it raises is never chained
+    under uvloop's ``ImportError``."""
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
+        uvloop = None
+    if uvloop is None:
         return asyncio.run(coro)
     return uvloop.run(coro)
 

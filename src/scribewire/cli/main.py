@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import dataclasses
 import math
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..audio import RawFormat, is_headerless, open_audio
-from ..clients import Params, TranscribeClient, run
+from ..clients import Params, Stream, TranscribeClient, run
 from ..errors import AudioFileError, CredentialsError, ScribewireError
 from ..transcribe.credentials import Credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
@@ -155,6 +156,9 @@ class _Summary:
     audio_seconds: float = 0.0
     errors: int = 0
     done: int = 0
+    reconnects: int = 0
+    dropped_seconds: float = 0.0
+    fatal: bool = False  # nothing could start (no credentials): no summary line
     started: float = field(default_factory=time.monotonic)
 
 
@@ -301,7 +305,7 @@ async def _transcribe_job(
     formatter: Formatter,
     display: _Display,
     raw: RawFormat | None,
-) -> None:
+) -> Stream:
     assert job.params is not None
     channels = job.params.channels if job.configuration is None else 2
     raw_format = _raw_for(job.path, raw)
@@ -315,15 +319,15 @@ async def _transcribe_job(
                 formatter.write(seg)
 
     formatter.begin(job.name)
-    await client._stream_source(
+    return await client._stream_source(
         lambda: open_audio(job.path, raw_format=raw_format),
         job.params,
         job.configuration,
         channels,
         job.channel,
         show,
+        finish=lambda: formatter.end(job.name),
     )
-    formatter.end(job.name)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -353,7 +357,9 @@ async def _run_jobs(
         nonlocal finished
         async with limit:
             try:
-                await _transcribe_job(client, job, formatter, display, raw)
+                stream = await _transcribe_job(client, job, formatter, display, raw)
+                summary.reconnects += stream.supervisor.reconnects
+                summary.dropped_seconds += stream.ledger.dropped_seconds
             except (ScribewireError, OSError, ValueError) as exc:
                 finished += 1
                 summary.errors += 1
@@ -382,10 +388,24 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
                 "profile": args.profile,
             }
         if not args.local:
+            # AWS was asked for by name: a failure to find credentials is an error, never a
+            # silent switch to the local service
+            asked = [
+                flag
+                for flag, given in (
+                    ("--region", args.region),
+                    ("--profile", args.profile),
+                    ("AWS_PROFILE", os.environ.get("AWS_PROFILE")),
+                )
+                if given
+            ]
             try:
-                resolve_credentials(profile=args.profile)
-            except CredentialsError:
-                pass
+                await asyncio.to_thread(resolve_credentials, profile=args.profile)
+            except CredentialsError as exc:
+                if asked:
+                    raise CredentialsError(
+                        f"{' and '.join(asked)} asked for Amazon Transcribe, but {exc}"
+                    ) from None
             else:
                 return {"region": args.region, "profile": args.profile}
         from ..server import LocalTranscribeService
@@ -459,6 +479,7 @@ def transcribe_main(
                 options = await _client_options(args, err, stack)
             except ScribewireError as exc:
                 summary.errors += len(jobs)
+                summary.fatal = True
                 display.line(f"scribewire: error: {_error_text(exc)}")
                 return
             await _run_jobs(args, jobs, options, pairs, display, summary, raw)
@@ -472,12 +493,20 @@ def transcribe_main(
                 return 130
         for fmt in closers:
             fmt.close()
+    if summary.fatal:
+        return 1
     wall = time.monotonic() - summary.started
     rtf = summary.audio_seconds / wall if wall > 0 else math.inf
     display.line(
         f"scribewire: {summary.files} file(s), {summary.streams} stream(s), "
         f"{summary.audio_seconds:.1f} s of audio in {wall:.1f} s ({rtf:.1f}x real time), "
         f"{summary.errors} error(s)"
+        + (f", {summary.reconnects} reconnect(s)" if summary.reconnects else "")
+        + (
+            f", {summary.dropped_seconds:.1f} s of audio DROPPED unacknowledged"
+            if summary.dropped_seconds
+            else ""
+        )
     )
     return 1 if summary.errors else 0
 

@@ -128,7 +128,18 @@ def _botocore_credentials(profile: str | None) -> tuple[Any, str]:
 
 
 def _freeze(botocreds: Any) -> Credentials:
-    frozen = botocreds.get_frozen_credentials()
+    """botocore's current credentials, frozen (an SSO or STS refresh may run here).
+
+    Raises:
+        CredentialsError: the refresh failed (an expired SSO token, a role that cannot be
+            assumed...): botocore's message, which names the profile, never a secret.
+    """
+    try:
+        frozen = botocreds.get_frozen_credentials()
+    except Exception as exc:  # botocore raises many unrelated types (SSO, STS, IMDS...)
+        raise CredentialsError(
+            f"botocore could not get credentials ({type(exc).__name__}: {exc})"
+        ) from None
     expiry = getattr(botocreds, "_expiry_time", None)
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token or None, expiry)
 
