@@ -58,12 +58,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 try:
-    import cython  # type: ignore[import-not-found, unused-ignore]
+    import cython  # type: ignore[import-not-found, import-untyped, unused-ignore]
 except ImportError:  # Cython builds the native twin; the pure one runs without it
     globals()["cython"] = type("cython", (), {"compiled": False})
 
 if cython.compiled:
-    from cython.cimports.libc.math import ceil, floor, isfinite  # type: ignore[import-not-found, unused-ignore]
+    from cython.cimports.libc.math import ceil, floor, isfinite  # type: ignore[import-not-found, import-untyped, unused-ignore]
 else:
     from math import ceil, floor, isfinite
 
