@@ -4,15 +4,21 @@
   the checkout); tests that need it skip with a clear reason when it is absent.
 - ``impl``: parametrises a test over the kernel twins that are available ("py" always,
   "c" when the native module loads and ``SCRIBEWIRE_NO_EXTENSIONS`` is unset).
+- ``FakeLoop``: an injected clock for the pacing wheel (time, timers and the exception
+  handler of an event loop, advanced by hand).
 """
 
 from __future__ import annotations
 
+import heapq
 import importlib
+import itertools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -66,3 +72,68 @@ def words_of(text: str) -> list[str]:
     digits = "zero one two three four five six seven eight nine".split()
     text = re.sub(r"[^a-z0-9 ]", " ", text.lower().replace("'", ""))
     return [digits[int(w)] if w.isdigit() and len(w) == 1 else w for w in text.split()]
+
+
+class FakeTimer:
+    """The handle ``FakeLoop.call_at`` returns."""
+
+    __slots__ = ("args", "callback", "is_cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.is_cancelled = False
+
+    def cancel(self) -> None:
+        self.is_cancelled = True
+
+    def cancelled(self) -> bool:
+        return self.is_cancelled
+
+
+class FakeLoop:
+    """The part of an event loop the pacing wheel uses, on a clock moved by hand.
+
+    ``time()`` is ``now`` (s); ``call_at(when, callback, *args)`` queues a timer;
+    ``call_exception_handler(context)`` appends ``context`` to ``errors``. Nothing runs
+    until the test moves the clock: ``advance(seconds)`` runs every timer that falls due
+    on the way, in order, each at exactly its own time (a loop that is never late);
+    ``jump(seconds)`` moves the clock first, then runs what is due, all of it late (a
+    loop that was busy for that long).
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = float(start)
+        self.errors: list[dict[str, Any]] = []
+        self._timers: list[tuple[float, int, FakeTimer]] = []
+        self._order = itertools.count()
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> FakeTimer:
+        timer = FakeTimer(when, callback, args)
+        heapq.heappush(self._timers, (when, next(self._order), timer))
+        return timer
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        self.errors.append(context)
+
+    def timers(self) -> int:
+        """Timers queued and not cancelled."""
+        return sum(not t.is_cancelled for _, _, t in self._timers)
+
+    def advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self._timers and self._timers[0][0] <= end:
+            when, _, timer = heapq.heappop(self._timers)
+            if timer.is_cancelled:
+                continue
+            self.now = max(self.now, when)
+            timer.callback(*timer.args)
+        self.now = end
+
+    def jump(self, seconds: float) -> None:
+        self.now += seconds
+        self.advance(0.0)

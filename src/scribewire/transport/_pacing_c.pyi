@@ -1,4 +1,4 @@
-"""Type stub for the native pacing kernel (same API as ``_pacing_py``)."""
+"""Type stub for the native pacing kernel: ``_pacing_py.py`` compiled (see setup.py)."""
 
 from scribewire.transport._pacing_py import DEFAULT_RESOLUTION as DEFAULT_RESOLUTION
 from scribewire.transport._pacing_py import MessageCounter as MessageCounter

@@ -9,7 +9,9 @@ runs in the native twin without entering the interpreter.
 
 Internal API; the implementation is the native twin (``_pacing_c``) unless
 ``SCRIBEWIRE_NO_EXTENSIONS`` is set or it is unavailable, then the pure twin
-(``_pacing_py``). ``IMPLEMENTATION`` says which (``"c"`` or ``"py"``).
+(``_pacing_py``). ``IMPLEMENTATION`` says which (``"c"`` or ``"py"``). Both come from one
+source, ``_pacing_py.py`` (Cython pure-Python mode, C types in ``_pacing_py.pxd``;
+setup.py compiles it as ``_pacing_c``), so they cannot drift.
 
 - :class:`PacingWheel`: a timing wheel on one loop, one timer for all pacers.
 - :class:`Pacer`: what the wheel serves (subclass it and define ``pace(now)``).
