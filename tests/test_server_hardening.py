@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import logging
 import os
 import socket
 import struct
@@ -401,3 +402,45 @@ def test_slow_recognizer_is_not_idle_time() -> None:
     assert _exception_types(list(messages)) == []
     assert code == 1000 and stats.input_ended and stats.exceptions == []
     assert stats.finals_sent == 1
+
+
+# --------------------------------------------------------------------------- 3. handshake
+
+
+def _answer(host: str, port: int, target: str, extra: str = "") -> int:
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        data = b""
+        while b"\r\n\r\n" not in data and (more := sock.recv(65536)):
+            data += more
+    return int(data.split(b" ", 2)[1])
+
+
+def test_handshake_parse_faults_are_403_or_400(caplog: pytest.LogCaptureFixture) -> None:
+    # A 5,000-digit X-Amz-Expires, X-Amz-Date in year 9999 (its scope to match) and a
+    # second Host header each raised inside the service's handshake: HTTP 500 and a
+    # traceback in its log. The documented answers: 403 (bad signature fields), 400.
+    import re as _re
+
+    async def main() -> list[int]:
+        async with LocalTranscribeService(recognizer="null") as svc:
+            good = "/" + url_for(svc).split("/", 3)[3]
+            targets = [
+                _re.sub(r"X-Amz-Expires=300", "X-Amz-Expires=" + "1" * 5000, good),
+                _re.sub(r"%2F\d{8}%2F", "%2F99991231%2F",
+                        _re.sub(r"X-Amz-Date=\d{8}T", "X-Amz-Date=99991231T", good)),
+            ]
+            out = [await asyncio.to_thread(_answer, svc.host, svc.port, t) for t in targets]
+            out.append(await asyncio.to_thread(
+                _answer, svc.host, svc.port, good, f"Host: {svc.host}:{svc.port}\r\n"))
+            return out
+
+    with caplog.at_level(logging.WARNING):
+        statuses = run(main())
+    assert statuses == [403, 403, 400]
+    bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not bad, [r.getMessage() for r in bad]
