@@ -15,7 +15,9 @@ What is replaced by ``REDACTED`` (names matched case-insensitively):
 - the value of any parameter, header or JSON/dict key whose name ends in ``token``,
   ``signature``, ``secret``, ``password``, ``passwd``, ``api_key``/``api-key``/``apikey``
   or ``authorization``, in the forms ``name=value`` (also ``name%3Dvalue``, a URL inside a
-  URL), ``name: value`` (a header line: the rest of the line), ``"name": "value"`` /
+  URL), ``name: value`` (a header line, the rest of the line: at the start of a line,
+  or anywhere for a header-like name such as ``X-Amz-Security-Token`` or
+  ``Authorization``), ``"name": "value"`` /
   ``'name': 'value'`` and ``('name', 'value')``;
 - the access key id at the head of an ``X-Amz-Credential`` (or ``Credential=``) value; the
   scope after it (date, region, service) is kept;
@@ -40,8 +42,8 @@ REDACTED = "REDACTED"
 # (``%26name%3D...``: a URL inside a URL)
 _START = r"(?:(?<![A-Za-z0-9_.-])|(?<=%[0-9A-Fa-f]{2}))"
 _NAME = (
-    _START +
-    r"(?:[A-Za-z0-9_.-]*?(?:token|signature|secret|password|passwd|api[_-]?key|apikey"
+    _START
+    + r"(?:[A-Za-z0-9_.-]*?(?:token|signature|secret|password|passwd|api[_-]?key|apikey"
     r"|authorization))"
 )
 _FLAGS = re.IGNORECASE | re.ASCII
@@ -52,8 +54,18 @@ _QUERY = re.compile(rf"({_NAME})(=|%3D)[^&\s\"'<>\\,;)]*", _FLAGS)
 _KEYED = re.compile(rf"([\"'])({_NAME})\1(\s*:\s*)([\"'])(?:\\.|(?!\4).)*\4", _FLAGS)
 # ('name', 'value') (header lists)
 _PAIR = re.compile(rf"([\"'])({_NAME})\1(\s*,\s*)([\"'])(?:\\.|(?!\4).)*\4", _FLAGS)
-# name: value  (a header line; the value is the rest of the line)
-_HEADER = re.compile(rf"({_NAME})(\s*:[ \t]*)[^\r\n]*", _FLAGS)
+# name: value, a header line (the value is the rest of the line): any such name at the
+# start of a line (after websockets' "> " / "< " debug prefix), and a header-like name
+# (hyphenated, or Authorization) anywhere; prose such as "signature: ..." stays
+_SUFFIXES = r"(?:token|signature|secret|password|passwd|api[_-]?key|apikey|authorization)"
+_HEADER = re.compile(
+    rf"((?:^|(?<=[\r\n]))[ \t]*(?:[<>][ \t]+)?[A-Za-z0-9_.-]*?{_SUFFIXES})(\s*:[ \t]*)[^\r\n]*",
+    _FLAGS | re.MULTILINE,
+)
+_HEADER_ANY = re.compile(
+    rf"({_START}(?:[A-Za-z0-9_.]*-[A-Za-z0-9_.-]*?{_SUFFIXES}|authorization))(\s*:[ \t]*)[^\r\n]*",
+    _FLAGS,
+)
 # the access key id that opens a credential value
 _CREDENTIAL = re.compile(
     _START + r"((?:x-amz-)?credential)"
@@ -76,6 +88,7 @@ def redact(text: str) -> str:
     out = _PAIR.sub(rf"\1\2\1\3\4{REDACTED}\4", out)
     out = _QUERY.sub(rf"\1\2{REDACTED}", out)
     out = _HEADER.sub(rf"\1\2{REDACTED}", out)
+    out = _HEADER_ANY.sub(rf"\1\2{REDACTED}", out)
     out = _CREDENTIAL.sub(rf"\1\2{REDACTED}", out)
     out = _USERINFO.sub(rf"\1{REDACTED}@", out)
     return _HEX64.sub(REDACTED, out)
