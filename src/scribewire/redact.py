@@ -33,7 +33,14 @@ import logging
 import re
 from collections.abc import Iterable
 
-__all__ = ["DEFAULT_LOGGERS", "REDACTED", "RedactingFilter", "install_log_redaction", "redact"]
+__all__ = [
+    "DEFAULT_LOGGERS",
+    "REDACTED",
+    "RedactingFilter",
+    "install_log_redaction",
+    "mask_key_id",
+    "redact",
+]
 
 #: What a secret is replaced with.
 REDACTED = "REDACTED"
@@ -92,6 +99,11 @@ def redact(text: str) -> str:
     out = _CREDENTIAL.sub(rf"\1\2{REDACTED}", out)
     out = _USERINFO.sub(rf"\1{REDACTED}@", out)
     return _HEX64.sub(REDACTED, out)
+
+
+def mask_key_id(access_key_id: str) -> str:
+    """An access key id as logs may show it: its last four characters (``****0001``)."""
+    return "****" + access_key_id[-4:] if len(access_key_id) > 8 else "****"
 
 
 class RedactingFilter(logging.Filter):
