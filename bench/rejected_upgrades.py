@@ -51,6 +51,11 @@ async def _one(host: str, port: int, target: str) -> int:
     return int(status)
 
 
+async def _guarded(sem: asyncio.Semaphore, host: str, port: int, target: str) -> int:
+    async with sem:
+        return await _one(host, port, target)
+
+
 def _target(svc: ServiceProcess, signed: bool) -> str:
     params = StreamParams(language_code="en-US", media_encoding="pcm", sample_rate=16000)
     if not signed:
@@ -74,12 +79,7 @@ async def _run(svc: ServiceProcess, signed: bool, requests: int, every: int, con
             target, started = _target(svc, signed), time.monotonic()
         batch = min(every, requests - done)
         sem = asyncio.Semaphore(conc)
-
-        async def guarded() -> int:
-            async with sem:
-                return await _one(host, port, target)
-
-        for s in await asyncio.gather(*(guarded() for _ in range(batch))):
+        for s in await asyncio.gather(*(_guarded(sem, host, port, target) for _ in range(batch))):
             statuses[s] = statuses.get(s, 0) + 1
         done += batch
         print(f"  {done:>9} {svc.rss_kib():>15}  {dict(sorted(statuses.items()))}", flush=True)

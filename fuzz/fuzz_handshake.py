@@ -43,7 +43,8 @@ def run_mode(mode: str, examples: int) -> FuzzService:
             fs.check(status, exc_type)
             if fs.probes % 10_000 == 0:
                 rate = fs.probes / (time.monotonic() - started)
-                print(f"  {mode}: {fs.probes} inputs ({rate:.0f}/s) {dict(fs.statuses)}", flush=True)
+                status = dict(fs.statuses)
+                print(f"  {mode}: {fs.probes} inputs ({rate:.0f}/s) {status}", flush=True)
 
         try:
             one()

@@ -16,7 +16,6 @@ import os
 import socket
 import struct
 import threading
-import time
 import tracemalloc
 from typing import Any
 

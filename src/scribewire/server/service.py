@@ -117,7 +117,9 @@ class _NotReading(ScribewireError):
 class _Stream:
     """One live stream: its socket, session, recognizers and stats."""
 
-    def __init__(self, service: LocalTranscribeService, ws: ServerConnection, stats: StreamStats) -> None:
+    def __init__(
+        self, service: LocalTranscribeService, ws: ServerConnection, stats: StreamStats
+    ) -> None:
         self.service = service
         self.ws = ws
         self.stats = stats
@@ -156,9 +158,8 @@ class _Stream:
             websockets.exceptions.ConnectionClosed: the connection is closed.
         """
         try:
-            async with asyncio.timeout(self.service.send_timeout):
-                await self.ws.send(frame)
-        except TimeoutError:
+            await asyncio.wait_for(self.ws.send(frame), self.service.send_timeout)
+        except asyncio.TimeoutError:
             raise _NotReading(f"no send completed in {self.service.send_timeout:g} s") from None
 
     async def flush(self) -> None:
@@ -219,9 +220,8 @@ class _Stream:
         # websockets bounds the wait for the client's close frame by close_timeout, but
         # not the write of our own (a full receive window): one more second, then abort.
         try:
-            async with asyncio.timeout(self.service.close_timeout + 1.0):
-                await self.ws.close(code, reason)
-        except TimeoutError:
+            await asyncio.wait_for(self.ws.close(code, reason), self.service.close_timeout + 1.0)
+        except asyncio.TimeoutError:
             self.ws.transport.abort()
 
     def spawn(self, coro: Any) -> None:
@@ -487,7 +487,8 @@ class LocalTranscribeService:
     async def _run(self, stream: _Stream, path: str) -> None:
         ws = stream.ws
         kind = PATHS[path]
-        status, auth = getattr(ws, "verdict", None) or ("error", "no handshake record")
+        verdict: tuple[str, Any] = getattr(ws, "verdict", None) or ("error", "no handshake record")
+        status, auth = verdict
         if status != "ok":
             await stream.fail(
                 UnrecognizedClientException(
