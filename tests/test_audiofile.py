@@ -186,3 +186,50 @@ def test_argument_errors(shared_dir: Path) -> None:
         RawFormat(16000, 1, "flac")
     with pytest.raises(AudioFormatError):
         RawFormat(0)
+
+
+def _wav(path: Path, rate: int, frames: int) -> None:
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.full(frames, 1000, dtype="<i2").tobytes())
+
+
+@pytest.mark.parametrize("rate", [1, 3_999, 384_001, 4_000_000])
+def test_rates_outside_file_rates_are_refused(tmp_path: Path, rate: int) -> None:
+    path = tmp_path / "x.wav"
+    _wav(path, rate, 1000)
+    with pytest.raises(AudioFileError, match=f"sample rate {rate} Hz is outside") as info:
+        open_audio(path)
+    assert info.value.path == str(path) and str(info.value).startswith(f"{path}: ")
+    with pytest.raises(AudioFormatError, match="outside"):
+        RawFormat(sample_rate=rate)
+
+
+def test_output_rate_outside_file_rates_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.wav"
+    _wav(path, 16000, 1600)
+    with open_audio(path) as src, pytest.raises(AudioFormatError, match="output sample rate 1 Hz"):
+        src.chunks(160, sample_rate=1)
+
+
+def test_memory_is_bounded_whatever_the_ratio(tmp_path: Path) -> None:
+    # 4 kHz -> 384 kHz (96x) is inside FILE_RATES. Before the fix each 8,192-frame read
+    # became 786,432 output frames at once (3 MB of float32 and copies); reads are now
+    # sized by their output.
+    import tracemalloc
+
+    path = tmp_path / "low.wav"
+    _wav(path, 4000, 4000 * 10)
+    with open_audio(path) as src:
+        tracemalloc.start()
+        try:
+            total = sum(len(c) for c in src.chunks(3840, sample_rate=384_000))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert total == out_frames(40_000, 4000, 384_000) * 2
+    assert peak < 1_500_000, peak

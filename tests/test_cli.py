@@ -89,7 +89,8 @@ def test_raw_file_needs_raw_format_flag(shared_dir: Path) -> None:
     raw = str(shared_dir / "audio" / "ps_goforward.raw")
     code, _, err = run_cli(raw, "--local", "--recognizer", "null", "--speed", "200")
     assert code == 1
-    assert "ps_goforward.raw: headerless raw audio: give --raw-format" in err
+    assert f"error: {raw}: AudioFileError: headerless raw audio: give --raw-format" in err
+    assert err.count("ps_goforward.raw") == 1
     code, out, err = run_cli(
         raw, "--raw-format", "16000:1:pcm_s16le", "--local", "--recognizer", "null", "--speed", "200"
     )
@@ -180,3 +181,54 @@ def test_aws_asked_for_without_credentials_fails_in_one_line(tmp_path: Path, cas
     assert ("--region" if case == "region" else "--profile") in lines[0]
     assert "local Transcribe service" not in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def _wav_header_only_rate(path: Path, rate: int, seconds_at_16k: float = 1.25) -> None:
+    """A valid 16-bit mono WAV (40 KB) whose header declares ``rate``."""
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\1\0" * int(16000 * seconds_at_16k))
+
+
+@pytest.mark.parametrize("extra", [[], ["--sample-rate", "48000"]])
+def test_absurd_sample_rate_is_refused_up_front(tmp_path: Path, extra: list[str]) -> None:
+    # A 40 KB WAV declaring 1 Hz took the client to 528 MB (2.93 GB with --sample-rate
+    # 48000): every 8,192-frame read was resampled thousands of times over.
+    path = tmp_path / "one_hz.wav"
+    _wav_header_only_rate(path, 1)
+    code, _, err = run_cli(str(path), "--local", "--recognizer", "null", "--speed", "100", *extra)
+    assert code == 1
+    line = next(ln for ln in err.splitlines() if "error:" in ln)
+    assert line == (
+        f"scribewire: error: {path}: AudioFileError: sample rate 1 Hz is outside "
+        "4,000..384,000 Hz (streaming services take 8,000..48,000 Hz; this header is "
+        "corrupt or the file needs converting first)"
+    )
+
+
+def test_error_lines_name_the_path_once_and_say_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)  # opening it would block: it must not be opened
+    loop_a, loop_b = tmp_path / "a.wav", tmp_path / "b.wav"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    dangling = tmp_path / "gone.wav"
+    dangling.symlink_to(tmp_path / "never-there.wav")
+    (tmp_path / "dir.wav").mkdir()
+    (tmp_path / "file").write_bytes(b"x")
+    cases = {
+        tmp_path / "dir.wav": "is a directory, not an audio file",
+        fifo: "is a named pipe (FIFO), not a regular file",
+        loop_a: "too many levels of symbolic links (a symbolic link loop)",
+        dangling: "broken symbolic link (its target does not exist)",
+        tmp_path / "missing.wav": "no such file",
+        tmp_path / "file" / "x.wav": "a component of the path is not a directory",
+    }
+    code, _, err = run_cli(*map(str, cases), "--local", "--recognizer", "null")
+    assert code == 1
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert lines == [f"scribewire: error: {p}: AudioFileError: {why}" for p, why in cases.items()]

@@ -364,7 +364,7 @@ FAULTS: list[tuple[str, bytes, type[Exception]]] = [
     ("string_past_section", frame(b"\x01a\x07\x00\x05abc"), errors.TruncatedHeader),
     ("uuid_truncated", frame(b"\x01a\x09" + b"\x00" * 15), errors.TruncatedHeader),
     ("bad_utf8_value", frame(b"\x01a\x07\x00\x02\xc3\x28"), errors.InvalidHeaderValue),
-    ("bad_utf8_name", frame(b"\x02\xff\xfe\x00"), errors.InvalidHeaderValue),
+    ("bad_utf8_name", frame(b"\x02\xff\xfe\x00"), errors.InvalidHeaderName),
     ("duplicate", frame(b"\x01a\x00\x01a\x01"), errors.DuplicateHeader),
     (
         "headers_over_limit",

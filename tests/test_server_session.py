@@ -28,6 +28,7 @@ from scribewire.transcribe.errors import BadRequestException, LimitExceededExcep
 from scribewire.transcribe.events import ChannelDefinition, ConfigurationEvent
 from scribewire.transcribe.frames import encode_configuration_event, encode_signed_envelope
 from scribewire.transcribe.server_session import (
+    EVENT_HEADER_ROOM,
     IDLE_TIMEOUT_MESSAGE,
     STREAM_TOO_BIG_MESSAGE,
     AudioReceived,
@@ -305,7 +306,54 @@ def test_messages_before_a_corrupt_one_in_the_same_data_are_taken() -> None:
 def test_payload_over_the_decoder_limit() -> None:
     s = session(max_payload_length=1000)
     s.receive_data(audio_frame(pcm(0.04)), 0.0)  # 1280 bytes
-    assert_failed(s, BadRequestException, re.compile(r"Invalid event-stream frame: .*1280.*"))
+    assert_failed(s, BadRequestException, STREAM_TOO_BIG_MESSAGE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "rate", "encoding"),
+    [("standard", 16000, "pcm"), ("standard", 8000, "flac"), ("call-analytics", 8000, "pcm")],
+)
+def test_message_limit_follows_the_parameters(kind: str, rate: int, encoding: str) -> None:
+    # The limit is 1 s of audio at the stream's rate (the widest channel count the path
+    # allows; twice that for compressed audio) plus header room: a prelude announcing
+    # more fails the stream at once, before any of its body arrives.
+    s = session(kind, sample_rate=rate, media_encoding=encoding)
+    audio = rate * 2 * (2 if kind == "call-analytics" else 1) * (2 if encoding != "pcm" else 1)
+    assert s.max_message_nbytes == 16 + EVENT_HEADER_ROOM + audio + 16 + EVENT_HEADER_ROOM
+    big = audio_frame(bytes(s.max_message_nbytes))  # 24 MiB in the issue; one too many here
+    s.receive_data(big[:12], 0.0)  # the prelude alone
+    assert_failed(s, BadRequestException, STREAM_TOO_BIG_MESSAGE)
+    ok = session(kind, sample_rate=rate, media_encoding=encoding)
+    ok.receive_data(audio_frame(bytes(min(audio, ok.max_event_nbytes)))[:12], 0.0)
+    assert ok.state is ServerState.OPEN and ok.events_received() == []
+
+
+def test_paused_time_is_not_idle_time() -> None:
+    # The service pauses the idle clock while it is not reading (recognizer busy, its
+    # queue full): a 100 s pause after 1 s of listening leaves 14 s of the 15 s rule.
+    s = session(idle_timeout=15.0)
+    s.receive_data(audio_frame(pcm(0.1)), 0.0)
+    s.pause_idle(1.0)
+    s.pause_idle(5.0)  # ignored: already paused
+    assert s.next_deadline() is None
+    s.check_timers(100.0)
+    assert s.state is ServerState.OPEN
+    s.resume_idle(101.0)
+    assert s.next_deadline() == pytest.approx(115.0)
+    s.check_timers(114.9)
+    assert s.state is ServerState.OPEN
+    s.check_timers(115.0)
+    assert_failed(s, BadRequestException, IDLE_TIMEOUT_MESSAGE.format(seconds="15"))
+
+
+def test_resume_never_moves_the_idle_clock_past_now() -> None:
+    s = session(idle_timeout=15.0)
+    s.pause_idle(0.0)
+    s.receive_data(audio_frame(pcm(0.1)), 50.0)  # audio at 50 s while paused
+    s.resume_idle(60.0)
+    assert s.next_deadline() == pytest.approx(75.0)
+    s.resume_idle(70.0)  # not paused: nothing changes
+    assert s.next_deadline() == pytest.approx(75.0)
 
 
 def test_text_message() -> None:
@@ -346,7 +394,7 @@ def test_partial_samples(channels: int, nbytes: int) -> None:
 
 def test_non_pcm_encodings_are_not_measured() -> None:
     s = session(media_encoding="ogg-opus")
-    blob = b"OggS" + bytes(100_001)  # odd length, far over 1 s of 16 kHz PCM: no PCM rule applies
+    blob = b"OggS" + bytes(40_001)  # odd length, over 1 s of 16 kHz PCM: no PCM rule applies
     s.receive_data(audio_frame(blob) + END, 0.0)
     ev, end = s.events_received()
     assert isinstance(ev, AudioReceived) and ev.audio == blob and ev.duration == 0.0

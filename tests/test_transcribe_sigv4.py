@@ -383,6 +383,52 @@ def test_verify_rejects_each_check(change: dict, message: str) -> None:
     assert SK not in str(info.value)
 
 
+# Values a hostile client sends to make the verifier itself fail (issue 13, item 3): each
+# was a ValueError/OverflowError/UnicodeEncodeError (HTTP 500 and a traceback) before.
+_UNICODE_DATE = "\u0662\u0660\u0661\u0665\u0660\u0668\u0663\u0660T123600Z"  # Arabic-Indic
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"X-Amz-Expires": "1" * 5000}, "X-Amz-Expires must be 1..300"),
+        ({"X-Amz-Expires": "0" * 5000}, "X-Amz-Expires must be 1..300"),
+        ({"X-Amz-Expires": "\u0663\u0660\u0660"}, "integer"),
+        ({"X-Amz-Date": "99991231T235959Z",
+          "X-Amz-Credential": f"{AK}/99991231/{REGION}/transcribe/aws4_request"}, "future"),
+        ({"X-Amz-Date": "00010101T000000Z",
+          "X-Amz-Credential": f"{AK}/00010101/{REGION}/transcribe/aws4_request"}, "expired"),
+        ({"X-Amz-Date": _UNICODE_DATE,
+          "X-Amz-Credential": f"{AK}/{_UNICODE_DATE[:8]}/{REGION}/transcribe/aws4_request"},
+         "YYYYMMDDTHHMMSSZ"),
+        ({"X-Amz-Date": "20150830T123600Z\n"}, "YYYYMMDDTHHMMSSZ"),
+    ],
+)
+def test_verify_hostile_values_are_authentication_errors(change: dict, message: str) -> None:
+    path, qs = make()
+    try:
+        bad = resign(path, qs, **change)
+    except UnicodeEncodeError:  # no signer can use a non-ASCII date: any signature will do
+        bad = sigv4.canonical_query({**dict(sigv4.parse_query(qs)), **change}.items())
+    with pytest.raises(AuthenticationError, match=re.escape(message)):
+        verify(path, bad)
+
+
+def test_verify_leading_zeros_and_signature_newline() -> None:
+    path, qs = make()
+    assert verify(path, resign(path, qs, **{"X-Amz-Expires": "0" * 4999 + "300"})).expires == 300
+    sig = dict(sigv4.parse_query(qs))["X-Amz-Signature"]
+    with pytest.raises(AuthenticationError, match="64 lower-case hex"):
+        verify(path, replace_param(qs, "X-Amz-Signature", sig + "%0A"))
+
+
+def test_verify_rejects_lone_surrogates() -> None:
+    # a lenient caller may hand over a query decoded with surrogateescape
+    path, qs = make()
+    with pytest.raises(AuthenticationError, match="UTF-8"):
+        verify(path, qs + "&x=\udcff")
+
+
 def test_verify_expiry_and_future_skew() -> None:
     path, qs = make(expires=60)
     verify(path, qs, now=T0 + dt.timedelta(seconds=60))

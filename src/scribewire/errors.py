@@ -13,8 +13,8 @@
     │   ├── InvalidHeader                  a header in the headers section is malformed (§1.3)
     │   │   ├── UnknownHeaderType          value type byte outside 0..9
     │   │   ├── TruncatedHeader            a header runs past the headers section
-    │   │   ├── InvalidHeaderName          empty name
-    │   │   ├── InvalidHeaderValue         bad UTF-8, value too long to encode
+    │   │   ├── InvalidHeaderName          empty name, name not valid UTF-8
+    │   │   ├── InvalidHeaderValue         value not valid UTF-8, too long to encode
     │   │   └── DuplicateHeader            the same name twice in one message
     │   ├── UnexpectedMessage              valid frame, wrong :message-type / :event-type / state
     │   └── InvalidEventPayload            an event's JSON does not match its schema
@@ -40,12 +40,16 @@ Warnings: ``ScribewireWarning`` (``UserWarning``) > ``ReplayOverflow``.
 ``ProtocolError`` raised while parsing bytes received from a peer carries ``remote=True``:
 the peer broke the rule, not this process.
 
-No exception text ever contains a secret key, session token or signature.
+No exception text ever contains a secret key, session token or signature: the classes
+that keep text from a peer (``HandshakeRejected``'s body, ``ConnectionClosed``'s reason,
+``ServiceError``'s message) pass it through :func:`scribewire.redact.redact` first.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from .redact import redact
 
 __all__ = [
     "AudioFileError",
@@ -171,7 +175,8 @@ class TruncatedHeader(InvalidHeader):
 
 
 class InvalidHeaderName(InvalidHeader):
-    """A header name is empty or too long (names are 1..255 bytes, protocol.md §1.3)."""
+    """A header name is empty, too long (names are 1..255 bytes, protocol.md §1.3) or not
+    valid UTF-8."""
 
 
 class InvalidHeaderValue(InvalidHeader):
@@ -198,7 +203,8 @@ class ServiceError(ScribewireError):
 
     Attributes:
         code: the ``:exception-type`` or ``:error-code`` as the service names it.
-        message: the service's message text.
+        message: the service's message text, credentials redacted (a service that echoes
+            the request would otherwise put the URL's signature or token here).
         retryable: whether opening a new stream may succeed (class property).
     """
 
@@ -206,6 +212,7 @@ class ServiceError(ScribewireError):
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str = "", code: str | None = None) -> None:
+        message = redact(message)
         self.message = message
         if code is not None and code != type(self).code:
             self.code = code  # type: ignore[misc]
@@ -223,10 +230,12 @@ class HandshakeRejected(ScribewireError):
 
     Attributes:
         status: HTTP status code (e.g. 403).
-        body: the response body as text (never contains secrets sent by us).
+        body: the response body as text, credentials redacted (a body that echoes the
+            request would otherwise carry the URL's token and signature).
     """
 
     def __init__(self, status: int, body: str = "") -> None:
+        body = redact(body)
         super().__init__(f"handshake rejected with HTTP {status}" + (f": {body}" if body else ""))
         self.status = status
         self.body = body
@@ -245,7 +254,7 @@ class ConnectionClosed(ScribewireError):
 
     Attributes:
         code: WebSocket close code, or None when the transport failed.
-        reason: the close reason text.
+        reason: the close reason text, credentials redacted.
         retryable: whether a new connection may succeed (a lost link: yes; a deadline
             or the caller's own close: no).
     """
@@ -253,6 +262,7 @@ class ConnectionClosed(ScribewireError):
     def __init__(
         self, code: int | None = None, reason: str = "", *, retryable: bool = True
     ) -> None:
+        reason = redact(reason)
         super().__init__(f"connection closed (code={code}, reason={reason!r})")
         self.code = code
         self.reason = reason
@@ -304,7 +314,29 @@ class AudioTypeError(AudioFormatError, TypeError):
 
 
 class AudioFileError(ScribewireError):
-    """An audio file that cannot be opened or decoded; the message names the file."""
+    """An audio file that cannot be opened or decoded; the message names the file.
+
+    Args:
+        message: what is wrong; with ``path`` given, without the path (the text is then
+            ``"<path>: <message>"``).
+        path: the file, when the caller has it apart.
+
+    Attributes:
+        path: the file (None when only the message names it).
+        reason: ``message`` without the path.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message if path is None else f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_audio_file_error, (self.reason, self.path))
+
+
+def _audio_file_error(message: str, path: str | None) -> AudioFileError:
+    return AudioFileError(message, path=path)
 
 
 # --------------------------------------------------------------------------- warnings

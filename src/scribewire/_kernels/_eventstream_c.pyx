@@ -415,7 +415,7 @@ cdef inline str _decode_name(const uint8_t *p, Py_ssize_t n, Py_ssize_t offset):
     try:
         return PyUnicode_DecodeUTF8(<const char *>p, n, NULL)
     except UnicodeDecodeError as exc:
-        raise InvalidHeaderValue(f"header name at offset {offset} is not valid UTF-8") from exc
+        raise InvalidHeaderName(f"header name at offset {offset} is not valid UTF-8") from exc
 
 
 DEF SCAN_MAX = 16

@@ -246,7 +246,7 @@ def _decode_headers(block: bytes, base: int) -> dict[str, HeaderValue]:
         try:
             name = str(block[pos : pos + name_len], "utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidHeaderValue(
+            raise InvalidHeaderName(
                 f"header name at offset {base + pos - 1} is not valid UTF-8"
             ) from exc
         pos += name_len

@@ -13,8 +13,10 @@ Analytics path with the agent on ``--agent-channel``. Files with more channels a
 downmixed to mono.
 
 Every failure (missing or unreadable file, unsupported format, invalid parameter,
-unreachable endpoint, service exception) prints one line on stderr; the other files are
-still processed and the exit status is 1 at the end (2 for a usage error).
+unreachable endpoint, service exception) prints one line on stderr naming the file once;
+the other files are still processed and the exit status is 1 at the end (2 for a usage
+error). ``-v`` logs at INFO on stderr, ``-vv`` at DEBUG (websockets' frames too); every log
+line and error line has credentials redacted (``scribewire.redact``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import math
 import os
 import sys
@@ -36,6 +39,7 @@ from .. import __version__
 from ..audio import RawFormat, is_headerless, open_audio
 from ..clients import Params, Stream, TranscribeClient, run
 from ..errors import AudioFileError, CredentialsError, ScribewireError
+from ..redact import install_log_redaction, redact
 from ..transcribe.credentials import Credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
@@ -78,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write transcripts here instead of stdout (a directory for srt/vtt of several files)",
     )
     out.add_argument("--no-partials", action="store_true", help="no live partials on a terminal")
+    out.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log on stderr: -v INFO, -vv DEBUG (credentials redacted)",
+    )
     run_ = t.add_argument_group("streaming")
     run_.add_argument("--concurrency", type=int, default=4, metavar="N", help="streams at once (4)")
     run_.add_argument(
@@ -183,8 +194,9 @@ def _raw_for(path: str, raw: RawFormat | None) -> RawFormat | None:
         return None
     if raw is None and Path(path).is_file():
         raise AudioFileError(
-            f"{path}: headerless raw audio: give --raw-format RATE:CHANNELS:ENCODING "
-            "(e.g. 16000:1:pcm_s16le or 8000:2:mulaw)"
+            "headerless raw audio: give --raw-format RATE:CHANNELS:ENCODING "
+            "(e.g. 16000:1:pcm_s16le or 8000:2:mulaw)",
+            path=path,
         )
     return raw
 
@@ -331,10 +343,35 @@ async def _transcribe_job(
 
 
 def _error_text(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The error part of an error line (after ``error: <file>:``): the file is not named
+    again, and no credential appears."""
+    if isinstance(exc, AudioFileError) and exc.path is not None:
+        text = exc.reason
+    else:
+        text = str(exc) or type(exc).__name__
     if isinstance(exc, ScribewireError) and type(exc).__name__ not in text:
-        return f"{type(exc).__name__}: {text}"
-    return text
+        text = f"{type(exc).__name__}: {text}"
+    return redact(text)
+
+
+def _setup_logging(verbose: int, err: TextIO, stack: contextlib.ExitStack) -> None:
+    """``-v``: INFO, ``-vv``: DEBUG on ``err`` until ``stack`` closes; the redaction
+    filter on the handler sees every record, from any logger."""
+    if not verbose:
+        return
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    install_log_redaction(handlers=[handler])
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    stack.callback(restore)
 
 
 async def _run_jobs(
@@ -441,6 +478,19 @@ def transcribe_main(
         raw = _raw_format(args.raw_format)
     except (ScribewireError, ValueError) as exc:
         parser.error(str(exc))
+    log_stack = contextlib.ExitStack()
+    with log_stack:
+        _setup_logging(args.verbose, err, log_stack)
+        return _transcribe(args, parser, raw, out, err)
+
+
+def _transcribe(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    raw: RawFormat | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
     summary = _Summary()
     jobs: list[_Job] = []
     for path in args.files:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ParameterError
+from ..redact import install_log_redaction
 from ..server.recognizers import RECOGNIZERS, ReplayScript
 from ..server.service import LocalTranscribeService
 from ..transcribe.credentials import Credentials
@@ -43,6 +44,12 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
     )
     p.add_argument("--quota", type=int, default=25, help="concurrent streams (default 25)")
     p.add_argument("--idle-timeout", type=float, default=15.0, help="seconds without audio (15)")
+    p.add_argument(
+        "--send-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a message to a client may take to leave; then it is closed (10)",
+    )
     p.add_argument("--max-duration", type=float, default=14_400.0, help="seconds of audio (4 h)")
     p.add_argument(
         "--auth-failure",
@@ -91,6 +98,7 @@ def _service(args: argparse.Namespace) -> LocalTranscribeService:
         auth_failure=args.auth_failure,
         verify_event_signatures=args.verify_event_signatures,
         ssl=context,
+        send_timeout=args.send_timeout,
     )
 
 
@@ -114,6 +122,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    install_log_redaction(handlers=logging.getLogger().handlers)
     svc = _service(args)
     try:
         asyncio.run(_run(svc, args))

@@ -9,11 +9,21 @@ Decoding is libsndfile's (through soundfile), including G.711 μ-law/A-law WAVs,
 decoded int16 equals ``audioop.ulaw2lin`` / ``alaw2lin`` (checked by the tests). Files of
 16 bits or less are read as int16, deeper ones (24/32-bit, float, FLAC 24-bit, Opus) as
 float32, so nothing is quantised before resampling.
+
+Sample rates are checked when a file is opened: a file's rate must lie in
+``FILE_RATES`` (4,000..384,000 Hz), so that reaching any rate a provider takes
+(8,000..48,000 Hz) is a bounded resampling ratio; a header declaring 1 Hz is an
+``AudioFileError``, not hours of upsampling. Reads are sized by the output: each one
+yields about ``_READ_FRAMES`` output frames whatever the ratio, so memory is bounded.
+A path that is not a regular file (a directory, a named pipe, a socket or device, a
+broken or looping symbolic link) is refused with its own message before anything opens it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +38,19 @@ from .._kernels import _impl
 from ..errors import AudioFileError, AudioFormatError, AudioTypeError
 from .resample import Resampler
 
-__all__ = ["ENCODINGS", "AudioSource", "RawFormat", "is_headerless", "open_audio", "read_range"]
+__all__ = [
+    "ENCODINGS",
+    "FILE_RATES",
+    "AudioSource",
+    "RawFormat",
+    "is_headerless",
+    "open_audio",
+    "read_range",
+]
+
+#: Sample rates (Hz) a file may have, and the rates ``chunks`` converts to: from under the
+#: lowest rate a provider takes (8 kHz) to 8x the highest (48 kHz).
+FILE_RATES = range(4_000, 384_000 + 1)
 
 _kernels = _impl.load("audio")
 
@@ -60,7 +82,52 @@ def is_headerless(path: str | os.PathLike[str]) -> bool:
     ``.alaw``, ``.mulaw``, ``.s16``, ``.sln``), which needs a ``RawFormat`` to be read."""
     return Path(path).suffix.lower() in _RAW_SUFFIXES
 _INT16_SUBTYPES = frozenset({"PCM_16", "PCM_U8", "PCM_S8", "ULAW", "ALAW"})
-_READ_FRAMES = 8192  # input frames decoded per libsndfile call
+_READ_FRAMES = 8192  # output frames (about) produced per libsndfile call
+
+
+def _rate_problem(rate: int) -> str | None:
+    if rate in FILE_RATES:
+        return None
+    return (
+        f"sample rate {rate} Hz is outside {FILE_RATES.start:,}..{FILE_RATES.stop - 1:,} Hz "
+        "(streaming services take 8,000..48,000 Hz; this header is corrupt or the file "
+        "needs converting first)"
+    )
+
+
+def _not_a_regular_file(path: str) -> str | None:
+    """Why ``path`` cannot be opened as an audio file, or None for a regular file.
+
+    Nothing is opened (opening a named pipe would block until a writer comes).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return "broken symbolic link (its target does not exist)"
+        return "no such file"
+    except NotADirectoryError:
+        return "a component of the path is not a directory"
+    except PermissionError:
+        return "permission denied (a directory on the path cannot be searched)"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "too many levels of symbolic links (a symbolic link loop)"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "file name too long"
+        return f"cannot stat: {exc.strerror or exc}"
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return None if os.access(path, os.R_OK) else "permission denied"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not an audio file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    return "not a regular file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +148,9 @@ class RawFormat:
     def __post_init__(self) -> None:
         if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int):
             raise AudioTypeError("RawFormat.sample_rate must be an int (Hz)")
-        if not 1 <= self.sample_rate <= 768_000:
-            raise AudioFormatError(f"RawFormat.sample_rate {self.sample_rate} Hz out of range")
+        why = _rate_problem(self.sample_rate)
+        if why is not None:
+            raise AudioFormatError(f"RawFormat.sample_rate: {why}")
         if isinstance(self.channels, bool) or not isinstance(self.channels, int):
             raise AudioTypeError("RawFormat.channels must be an int")
         if self.channels < 1:
@@ -146,20 +214,22 @@ class AudioSource:
     def __init__(self, path: str | os.PathLike[str], raw_format: RawFormat | None = None) -> None:
         self.path = Path(path)
         p = str(self.path)
-        if not self.path.is_file():
-            raise AudioFileError(f"{p}: no such file")
+        why = _not_a_regular_file(p)
+        if why is not None:
+            raise AudioFileError(why, path=p)
         is_raw = is_headerless(self.path)
         if is_raw and raw_format is None:
             raise AudioFileError(
-                f"{p}: headerless raw audio; pass raw_format=RawFormat(sample_rate=..., "
-                f"channels=..., encoding='pcm_s16le'|'mulaw'|'alaw')"
+                "headerless raw audio; pass raw_format=RawFormat(sample_rate=..., "
+                "channels=..., encoding='pcm_s16le'|'mulaw'|'alaw')",
+                path=p,
             )
         try:
             if raw_format is not None:
                 subtype = _RAW_SUBTYPES[raw_format.encoding]
                 frame_bytes = raw_format.channels * (2 if subtype == "PCM_16" else 1)
                 if os.path.getsize(p) % frame_bytes:
-                    raise AudioFileError(f"{p}: raw file ends in a partial frame (truncated)")
+                    raise AudioFileError("raw file ends in a partial frame (truncated)", path=p)
                 self._sf: Any = sf.SoundFile(
                     p,
                     samplerate=raw_format.sample_rate,
@@ -173,7 +243,7 @@ class AudioSource:
         except AudioFileError:
             raise
         except Exception as exc:  # libsndfile reports many kinds of failure
-            raise AudioFileError(f"{p}: cannot open audio: {exc}") from exc
+            raise AudioFileError(f"cannot open audio: {exc}", path=p) from exc
         self.sample_rate: int = int(self._sf.samplerate)
         self.channels: int = int(self._sf.channels)
         self.frames: int = int(self._sf.frames)
@@ -187,10 +257,14 @@ class AudioSource:
             why = _ogg_truncation(p)
         if why is not None:
             self._sf.close()
-            raise AudioFileError(f"{p}: truncated file: {why}")
+            raise AudioFileError(f"truncated file: {why}", path=p)
         if self.frames <= 0 or self.sample_rate <= 0:
             self._sf.close()
-            raise AudioFileError(f"{p}: no audio frames")
+            raise AudioFileError("no audio frames", path=p)
+        why = _rate_problem(self.sample_rate)
+        if why is not None:
+            self._sf.close()
+            raise AudioFileError(why, path=p)
         self._int16 = self.subtype in _INT16_SUBTYPES
 
     def __repr__(self) -> str:
@@ -226,6 +300,9 @@ class AudioSource:
         out_rate = self.sample_rate if sample_rate is None else sample_rate
         if isinstance(out_rate, bool) or not isinstance(out_rate, int):
             raise AudioTypeError(f"sample_rate must be an int (Hz), not {type(out_rate).__name__}")
+        why = _rate_problem(out_rate)
+        if why is not None:
+            raise AudioFormatError(f"output {why}")
         if channel is not None:
             if isinstance(channel, bool) or not isinstance(channel, int):
                 raise AudioTypeError(f"channel must be an int index, not {type(channel).__name__}")
@@ -250,18 +327,21 @@ class AudioSource:
             )
         return out_rate, out_ch, ENCODINGS[encoding]
 
-    def _blocks(self, channel: int | None, mono: bool) -> Iterator[memoryview]:
-        """Decoded input, channel-reduced, as int16 or float32 interleaved bytes."""
+    def _blocks(self, channel: int | None, mono: bool, out_rate: int) -> Iterator[memoryview]:
+        """Decoded input, channel-reduced, as int16 or float32 interleaved bytes; each
+        block resamples to about ``_READ_FRAMES`` frames at ``out_rate`` (fewer input
+        frames per read when upsampling), so no read's output grows with the ratio."""
         k = _kernels
         dtype = "int16" if self._int16 else "float32"
+        per_read = max(1, min(_READ_FRAMES, _READ_FRAMES * self.sample_rate // out_rate))
         self._sf.seek(0)
         got = 0
         while True:
             try:
-                a = self._sf.read(_READ_FRAMES, dtype=dtype, always_2d=True)
+                a = self._sf.read(per_read, dtype=dtype, always_2d=True)
             except Exception as exc:
                 raise AudioFileError(
-                    f"{self.path}: decoding failed after {got} frames: {exc}"
+                    f"decoding failed after {got} frames: {exc}", path=str(self.path)
                 ) from exc
             n = a.shape[0]
             if n == 0:
@@ -277,7 +357,7 @@ class AudioSource:
             yield memoryview(a).cast("B")
         if got < self.frames:
             raise AudioFileError(
-                f"{self.path}: truncated: decoded {got} of {self.frames} frames"
+                f"truncated: decoded {got} of {self.frames} frames", path=str(self.path)
             )
 
     def chunks(
@@ -312,7 +392,8 @@ class AudioSource:
             bytes of interleaved samples in ``encoding``.
 
         Raises:
-            AudioFormatError: bad arguments (rate, channel counts, encoding, chunk size).
+            AudioFormatError: bad arguments (rate outside ``FILE_RATES``, channel counts,
+                encoding, chunk size).
             AudioFileError: the file fails to decode or ends early (names the file).
         """
         if isinstance(frames_per_chunk, bool) or not isinstance(frames_per_chunk, int):
@@ -350,7 +431,7 @@ class AudioSource:
         sample_bytes = 2 if enc == "pcm_s16le" else 1
         chunk_bytes = frames_per_chunk * out_ch * sample_bytes
         pending = bytearray()
-        for block in self._blocks(channel, work_ch == 1):
+        for block in self._blocks(channel, work_ch == 1, out_rate):
             pending += convert(rs.process(block))
             while len(pending) >= chunk_bytes:
                 yield bytes(pending[:chunk_bytes])
@@ -395,8 +476,9 @@ def open_audio(path: str | os.PathLike[str], *, raw_format: RawFormat | None = N
         An :class:`AudioSource` (a context manager; close it when done).
 
     Raises:
-        AudioFileError: missing, unreadable, truncated or unsupported file, or a raw file
-            without ``raw_format``; the message names the file.
+        AudioFileError: missing, unreadable, truncated or unsupported file, not a regular
+            file, a sample rate outside ``FILE_RATES``, or a raw file without
+            ``raw_format``; the message names the file (``exc.path``, ``exc.reason``).
     """
     return AudioSource(path, raw_format)
 

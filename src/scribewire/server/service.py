@@ -15,6 +15,7 @@ older stream.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as _dt
 import json
 import logging
@@ -26,12 +27,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..audio import deinterleave
-from ..errors import AuthenticationError, ParameterError, ServiceError
+from ..errors import AuthenticationError, ParameterError, ScribewireError, ServiceError
+from ..redact import install_log_redaction
 from ..transcribe import params as _params
 from ..transcribe.credentials import Credentials
 from ..transcribe.errors import (
@@ -44,6 +46,7 @@ from ..transcribe.errors import (
 from ..transcribe.frames import encode_exception
 from ..transcribe.limits import IDLE_TIMEOUT_SECONDS, MAX_STREAM_SECONDS
 from ..transcribe.server_session import (
+    EVENT_HEADER_ROOM,
     AudioReceived,
     InputEnded,
     ServerSession,
@@ -52,7 +55,7 @@ from ..transcribe.server_session import (
 )
 from ..transcribe.sigv4 import EventSignatureVerifier, verify_presigned
 from .recognizers import Recognizer, RecognizerFactory, recognizer_factory
-from .stats import StreamStats
+from .stats import NOT_READING, ServiceTotals, StreamStats
 
 __all__ = ["PATHS", "LocalTranscribeService"]
 
@@ -65,7 +68,10 @@ PATHS: dict[str, StreamKind] = {
     "/call-analytics-stream-transcription-websocket": "call-analytics",
 }
 
-_MAX_MESSAGE = 25_165_824 + 131_072 + 16
+_MAX_RATE, _MAX_CHANNELS = 48_000, 2  # the widest stream parameters allow (protocol.md §3.3)
+#: Audio events a blocking recognizer may have waiting before the stream stops reading.
+_QUEUE_EVENTS = 32
+_END = object()  # queued after the last audio: finish the recognizers
 
 
 def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Response:
@@ -80,6 +86,35 @@ def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Resp
     return Response(status, reason, headers, data)
 
 
+def _set_message_limit(ws: ServerConnection, nbytes: int) -> None:
+    """The largest WebSocket message ``ws`` accepts from now on: a frame whose header
+    announces more is refused from that header (close 1009), before its payload is read."""
+    protocol: Any = ws.protocol
+    if hasattr(protocol, "max_message_size"):  # websockets >= 15
+        protocol.max_message_size = nbytes
+    else:
+        protocol.max_size = nbytes
+
+
+class _Connection(ServerConnection):
+    """A server connection carrying the service's handshake verdict for its handler.
+
+    The verdict lives on the connection, not in a table of the service, so it goes away
+    with the connection on every path: a handshake websockets rejects after
+    ``process_request`` (no ``Upgrade`` header, server closing), a client that drops,
+    a handler that ends.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: ``("ok", VerifiedRequest)`` or ``("error", message)``, set by process_request.
+        self.verdict: tuple[str, Any] | None = None
+
+
+class _NotReading(ScribewireError):
+    """A send to the client missed its deadline: the client stopped reading."""
+
+
 class _Stream:
     """One live stream: its socket, session, recognizers and stats."""
 
@@ -91,8 +126,13 @@ class _Stream:
         self.stats = stats
         self.session: ServerSession | None = None
         self.recognizers: list[Recognizer] = []
+        self.blocking = False
         self.closing = False
         self.timer: asyncio.TimerHandle | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.queue: asyncio.Queue[Any] | None = None
+        self.worker: asyncio.Task[None] | None = None
+        self.send_lock = asyncio.Lock()
 
     def sync_stats(self) -> None:
         s = self.session
@@ -111,11 +151,24 @@ class _Stream:
             st.exceptions.append(s.error.code)
             st.exception_messages.append(s.error.message)
 
+    async def send(self, frame: bytes) -> None:
+        """Send one message within the service's ``send_timeout``.
+
+        Raises:
+            _NotReading: the deadline passed (the client's receive window stayed full).
+            websockets.exceptions.ConnectionClosed: the connection is closed.
+        """
+        try:
+            await asyncio.wait_for(self.ws.send(frame), self.service.send_timeout)
+        except asyncio.TimeoutError:
+            raise _NotReading(f"no send completed in {self.service.send_timeout:g} s") from None
+
     async def flush(self) -> None:
         if self.session is None:
             return
-        for frame in self.session.data_to_send():
-            await self.ws.send(frame)
+        async with self.send_lock:  # frames leave in the order the session queued them
+            for frame in self.session.data_to_send():
+                await self.send(frame)
         self.sync_stats()
 
     async def fail(self, error: ServiceError) -> None:
@@ -129,16 +182,31 @@ class _Stream:
             else:
                 self.stats.exceptions.append(error.code)
                 self.stats.exception_messages.append(error.message)
-                await self.ws.send(encode_exception(error.code, error.message))
+                await self.send(encode_exception(error.code, error.message))
                 self.stats.events_sent += 1
+        except _NotReading:
+            await self.not_reading()
+            return
         except WsConnectionClosed:
             pass
         await self.close()
 
-    async def close(self) -> None:
+    async def not_reading(self) -> None:
+        """The client stopped reading: close with 1008 (policy violation), at once."""
+        self.stats.close_reason = NOT_READING
+        logger.info("stream %s: client not reading; closing", self.stats.stream_id)
+        await self.close(1008, "client not reading")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket; the stream's quota slot is free from the first call on.
+
+        The close handshake is bounded by the service's ``close_timeout``: a client that
+        neither reads nor answers has its TCP connection aborted.
+        """
         if self.closing:
             return
         self.closing = True
+        self.service._live.pop(self.stats.stream_id, None)
         if self.timer is not None:
             self.timer.cancel()
         # 1000 after an exception too, on purpose. The exception frame sent just before is
@@ -149,7 +217,19 @@ class _Stream:
         # close; AWS's SDKs and demo read the exception frame, not the close code. A
         # 1008/1011 would add nothing a client can act on and would make clients that treat
         # any other code as a transport failure report that instead of the exception.
-        await self.ws.close(1000)
+        # (1008 is kept for a client that stopped reading: it cannot read a frame anyway.)
+        # websockets bounds the wait for the client's close frame by close_timeout, but
+        # not the write of our own (a full receive window): one more second, then abort.
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), self.service.close_timeout + 1.0)
+        except asyncio.TimeoutError:
+            self.ws.transport.abort()
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task the stream keeps (so it is neither lost nor collected)."""
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
 
 class LocalTranscribeService:
@@ -157,6 +237,14 @@ class LocalTranscribeService:
 
     Use as ``async with LocalTranscribeService() as svc:``; ``svc.url`` is the base URL
     (``ws://127.0.0.1:PORT``), ``svc.credentials`` and ``svc.region`` sign URLs for it.
+
+    A slow or hostile client never pins a stream: every send to a client has a deadline
+    (``send_timeout``; a client that stops reading is closed with 1008), every close
+    handshake too (``close_timeout``; then the TCP connection is aborted), and a stream's
+    quota slot is free as soon as its close starts. The largest WebSocket message a stream
+    accepts follows its parameters (1 s of audio plus header room; refused from the frame
+    header). Per-connection state lives on the connection; finished streams are kept in a
+    ring of ``keep_finished`` and counted in ``totals``.
 
     Args:
         host: address to listen on.
@@ -168,7 +256,8 @@ class LocalTranscribeService:
         replay: channel -> :class:`~scribewire.server.recognizers.ReplayScript` for
             ``recognizer="replay"``.
         quota: most concurrent streams (AWS default 25); more -> ``LimitExceededException``.
-        idle_timeout: seconds without audio -> ``BadRequestException`` (AWS 15 s).
+        idle_timeout: seconds without audio -> ``BadRequestException`` (AWS 15 s); counted
+            only while the service is reading the socket.
         max_audio_seconds: seconds of audio per stream -> ``LimitExceededException`` (4 h).
         max_event_seconds: seconds of audio per AudioEvent (AWS 1 s).
         auth_failure: ``"http"`` (403 with a JSON body) or ``"frame"`` (upgrade, then an
@@ -176,6 +265,10 @@ class LocalTranscribeService:
         verify_event_signatures: check the ``:chunk-signature`` chain of signed envelopes.
         ssl: a server TLS context for ``wss://``.
         clock: POSIX-seconds clock for URL expiry checks (tests may shift it).
+        send_timeout: seconds one message to a client may take to leave (the client's
+            receive window full that long: it is not reading); then close 1008.
+        close_timeout: seconds a close handshake may take; then the connection is aborted.
+        keep_finished: how many finished streams' stats ``finished_streams`` keeps.
     """
 
     def __init__(
@@ -195,11 +288,19 @@ class LocalTranscribeService:
         verify_event_signatures: bool = False,
         ssl: _ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
+        send_timeout: float = 10.0,
+        close_timeout: float = 5.0,
+        keep_finished: int = 1000,
     ) -> None:
         if auth_failure not in ("http", "frame"):
             raise ParameterError(f"auth_failure must be 'http' or 'frame', got {auth_failure!r}")
         if quota < 1:
             raise ParameterError(f"quota must be >= 1, got {quota}")
+        for name, value in (("send_timeout", send_timeout), ("close_timeout", close_timeout)):
+            if not value > 0:
+                raise ParameterError(f"{name} must be > 0 seconds, got {value}")
+        if keep_finished < 0:
+            raise ParameterError(f"keep_finished must be >= 0, got {keep_finished}")
         self.host = host
         self.port = port
         self.region = region
@@ -221,13 +322,18 @@ class LocalTranscribeService:
         self.verify_event_signatures = verify_event_signatures
         self.ssl = ssl
         self.clock = clock
+        self.send_timeout = send_timeout
+        self.close_timeout = close_timeout
         #: live streams by stream id
         self.streams: dict[str, StreamStats] = {}
-        #: streams whose socket has closed, oldest first
-        self.finished_streams: list[StreamStats] = []
-        self._live: dict[str, _Stream] = {}
+        #: the most recent ``keep_finished`` streams whose socket has closed, oldest first
+        self.finished_streams: collections.deque[StreamStats] = collections.deque(
+            maxlen=keep_finished
+        )
+        #: counters over every finished stream
+        self.totals = ServiceTotals()
+        self._live: dict[str, _Stream] = {}  # streams holding a quota slot
         self._sessions: dict[str, _Stream] = {}
-        self._auth: dict[int, tuple[str, Any]] = {}
         self._server: Server | None = None
         self._finished_event = asyncio.Event()
 
@@ -240,18 +346,28 @@ class LocalTranscribeService:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
 
+    @property
+    def max_message_nbytes(self) -> int:
+        """The WebSocket message limit before a stream's parameters are known: the widest
+        stream's (48 kHz, 2 channels, compressed); each stream then narrows its own."""
+        audio = int(self.max_event_seconds * _MAX_RATE) * 2 * _MAX_CHANNELS * 2
+        return 2 * (16 + EVENT_HEADER_ROOM) + audio
+
     async def start(self) -> None:
         """Start listening (``port=0`` is replaced by the port chosen)."""
+        install_log_redaction()  # websockets logs request lines (signatures) at DEBUG
         self._server = await serve(
             self._handler,
             self.host,
             self.port,
             process_request=self._process_request,
             compression=None,
-            max_size=_MAX_MESSAGE,
+            max_size=self.max_message_nbytes,
             ssl=self.ssl,
             ping_interval=None,
+            close_timeout=self.close_timeout,
             server_header="scribewire-local",
+            create_connection=_Connection,
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
@@ -279,19 +395,19 @@ class LocalTranscribeService:
         await self._server.serve_forever()
 
     async def wait_finished(self, count: int, timeout: float = 10.0) -> list[StreamStats]:
-        """Wait until ``count`` streams have finished; returns ``finished_streams``.
+        """Wait until ``count`` streams have finished in all; returns ``finished_streams``.
 
         Raises:
             TimeoutError: fewer streams finished within ``timeout`` seconds.
         """
 
         async def wait() -> None:
-            while len(self.finished_streams) < count:
+            while self.totals.streams < count:
                 self._finished_event.clear()
                 await self._finished_event.wait()
 
         await asyncio.wait_for(wait(), timeout)
-        return self.finished_streams
+        return list(self.finished_streams)
 
     # ---------------------------------------------------------------- handshake
 
@@ -304,12 +420,20 @@ class LocalTranscribeService:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
         if path not in PATHS:
-            return _json_response(404, "Not Found", {"message": f"no such path: {path}"})
+            return _json_response(404, "Not Found", {"message": f"no such path: {path[:200]}"})
+        try:
+            host = request.headers.get("Host", "")
+        except MultipleValuesError:
+            return _json_response(
+                400,
+                "Bad Request",
+                {"__type": "BadRequestException", "message": "more than one Host header"},
+            )
         try:
             verified = verify_presigned(
                 path=path,
                 query_string=query,
-                host=request.headers.get("Host", ""),
+                host=host,
                 region=self.region,
                 now=self.clock(),
                 lookup_secret=self._lookup,
@@ -319,9 +443,11 @@ class LocalTranscribeService:
                 return _json_response(
                     403, "Forbidden", {"__type": "UnrecognizedClientException", "message": str(exc)}
                 )
-            self._auth[id(connection)] = ("error", str(exc))
-            return None
-        self._auth[id(connection)] = ("ok", verified)
+            verdict: tuple[str, Any] = ("error", str(exc))
+        else:
+            verdict = ("ok", verified)
+        if isinstance(connection, _Connection):
+            connection.verdict = verdict
         return None
 
     # ---------------------------------------------------------------- streams
@@ -337,27 +463,33 @@ class LocalTranscribeService:
             await self._run(stream, path)
         except WsConnectionClosed:
             pass
+        except _NotReading:
+            await stream.not_reading()
         except Exception as exc:  # a bug in a recognizer must not kill the service
             logger.exception("stream %s failed", stream_id)
             await stream.fail(InternalFailureException(f"internal error: {type(exc).__name__}"))
         finally:
             await stream.close()
+            await self._stop_worker(stream)
+            if stream.tasks:  # a timer's close or a conflict's exception: each bounded
+                await asyncio.gather(*stream.tasks, return_exceptions=True)
             for rec in stream.recognizers:
                 rec.close()
             stream.sync_stats()
             stats.close_code = ws.close_code
-            self._live.pop(stream_id, None)
             self.streams.pop(stream_id, None)
             if self._sessions.get(stats.session_id) is stream:
                 del self._sessions[stats.session_id]
             self.finished_streams.append(stats)
+            self.totals.add(stats)
             self._finished_event.set()
             logger.info("%s", stats.summary())
 
     async def _run(self, stream: _Stream, path: str) -> None:
         ws = stream.ws
         kind = PATHS[path]
-        status, auth = self._auth.pop(id(ws), ("error", "no handshake record"))
+        verdict: tuple[str, Any] = getattr(ws, "verdict", None) or ("error", "no handshake record")
+        status, auth = verdict
         if status != "ok":
             await stream.fail(
                 UnrecognizedClientException(
@@ -387,10 +519,12 @@ class LocalTranscribeService:
         older = self._sessions.get(session_id)
         self._sessions[session_id] = stream
         if older is not None:
-            await older.fail(
-                ConflictException(
-                    f"A new stream with session-id {session_id} has started; "
-                    "this stream is terminated."
+            older.spawn(
+                older.fail(
+                    ConflictException(
+                        f"A new stream with session-id {session_id} has started; "
+                        "this stream is terminated."
+                    )
                 )
             )
         sample_rate = params.sample_rate
@@ -420,8 +554,12 @@ class LocalTranscribeService:
             epoch=self.clock() - loop.time(),
         )
         stream.session = session
-        blocking = False
+        _set_message_limit(ws, session.max_message_nbytes)
         self._arm_timer(stream)
+        # The reader: every message is taken from the socket as it arrives, so the idle
+        # clock sees audio when it is received, not when a busy recognizer gets to it.
+        # Blocking recognizers run in a worker fed by a bounded queue; while the queue is
+        # full the reader stops, and the idle clock is paused for as long.
         while session.state is ServerState.OPEN and not stream.closing:
             data = await ws.recv()
             if isinstance(data, str):
@@ -437,24 +575,94 @@ class LocalTranscribeService:
                         stream.recognizers = [
                             self._factory(sample_rate, ch) for ch in range(session.channels)
                         ]
-                        blocking = any(getattr(r, "blocking", False) for r in stream.recognizers)
+                        stream.blocking = any(
+                            getattr(r, "blocking", False) for r in stream.recognizers
+                        )
                     if stream.recognizers:
-                        if blocking:
-                            results = await asyncio.to_thread(self._recognize, stream, event)
+                        if stream.blocking:
+                            await self._submit(stream, event)
                         else:
-                            results = self._recognize(stream, event)
-                        self._send(stream, results)
+                            self._inline(stream, self._recognize, event)
                 elif isinstance(event, InputEnded):
-                    if blocking:
-                        results = await asyncio.to_thread(self._finish, stream)
+                    if stream.blocking:
+                        await self._submit(stream, _END)
                     else:
-                        results = self._finish(stream)
-                    self._send(stream, results)
+                        self._inline(stream, self._finish, None)
             await stream.flush()
-        if session.state is ServerState.INPUT_ENDED:
-            await stream.close()
-        elif session.state is ServerState.FAILED:
-            await stream.close()
+        if stream.worker is not None and session.state is ServerState.INPUT_ENDED:
+            await stream.worker  # the queued audio's results, then the finals
+        await stream.close()
+
+    # ---------------------------------------------------------------- recognition
+
+    def _inline(self, stream: _Stream, step: Callable[..., Any], arg: Any) -> None:
+        """Run a non-blocking recognizer step in the loop; the time it takes (no socket is
+        read meanwhile) is not idle time."""
+        session = stream.session
+        assert session is not None
+        loop = asyncio.get_running_loop()
+        session.pause_idle(loop.time())
+        try:
+            results = step(stream) if arg is None else step(stream, arg)
+        finally:
+            session.resume_idle(loop.time())
+        self._send(stream, results)
+
+    async def _submit(self, stream: _Stream, item: Any) -> None:
+        """Queue audio (or ``_END``) for the stream's worker; while the queue is full the
+        reader waits and the idle clock is paused."""
+        session = stream.session
+        assert session is not None
+        if stream.queue is None:
+            stream.queue = asyncio.Queue(_QUEUE_EVENTS)
+            stream.worker = asyncio.get_running_loop().create_task(self._work(stream))
+        if not stream.queue.full():
+            stream.queue.put_nowait(item)
+            return
+        loop = asyncio.get_running_loop()
+        session.pause_idle(loop.time())
+        try:
+            await stream.queue.put(item)
+        finally:
+            session.resume_idle(loop.time())
+            self._arm_timer(stream)
+
+    async def _work(self, stream: _Stream) -> None:
+        """The worker of a blocking recognizer: audio in order, results sent as they come."""
+        session = stream.session
+        assert session is not None and stream.queue is not None
+        try:
+            while session.state is not ServerState.FAILED and not stream.closing:
+                item = await stream.queue.get()
+                if item is None:  # stop
+                    return
+                if item is _END:
+                    results = await asyncio.to_thread(self._finish, stream)
+                else:
+                    results = await asyncio.to_thread(self._recognize, stream, item)
+                self._send(stream, results)
+                await stream.flush()
+                if item is _END:
+                    return
+        except WsConnectionClosed:
+            pass
+        except _NotReading:
+            await stream.not_reading()
+        except Exception as exc:  # a bug in a recognizer must not kill the service
+            logger.exception("stream %s failed", stream.stats.stream_id)
+            await stream.fail(InternalFailureException(f"internal error: {type(exc).__name__}"))
+
+    @staticmethod
+    async def _stop_worker(stream: _Stream) -> None:
+        """Stop the worker after its current call (a thread cannot be cancelled, and the
+        recognizers are closed only once no thread uses them)."""
+        worker, queue = stream.worker, stream.queue
+        if worker is None or queue is None or worker.done():
+            return
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
+        await asyncio.gather(worker, return_exceptions=True)
 
     @staticmethod
     def _recognize(stream: _Stream, event: AudioReceived) -> list[tuple[int, list[Any]]]:
@@ -478,7 +686,12 @@ class LocalTranscribeService:
             if segments:
                 session.send_results(ch, segments)
 
+    # ---------------------------------------------------------------- idle timer
+
     def _arm_timer(self, stream: _Stream) -> None:
+        if stream.timer is not None:
+            stream.timer.cancel()
+            stream.timer = None
         session = stream.session
         if session is None or stream.closing:
             return
@@ -489,6 +702,7 @@ class LocalTranscribeService:
         stream.timer = loop.call_at(deadline, self._on_timer, stream)
 
     def _on_timer(self, stream: _Stream) -> None:
+        stream.timer = None
         session = stream.session
         if session is None or stream.closing:
             return
@@ -496,7 +710,7 @@ class LocalTranscribeService:
         session.check_timers(loop.time())
         if session.state is ServerState.FAILED:
             session.events_received()
-            loop.create_task(self._flush_and_close(stream))
+            stream.spawn(self._flush_and_close(stream))
         else:
             self._arm_timer(stream)
 
@@ -506,6 +720,9 @@ class LocalTranscribeService:
             await stream.flush()
         except WsConnectionClosed:
             pass
+        except _NotReading:
+            await stream.not_reading()
+            return
         await stream.close()
 
     # ---------------------------------------------------------------- helpers for tests

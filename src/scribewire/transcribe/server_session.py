@@ -15,8 +15,11 @@ is verified and, given ``epoch``, each ``:date`` checked against the clock);
 ``:message-type`` ``event`` and ``:event-type`` ``AudioEvent`` (plus a first
 ``ConfigurationEvent`` on the Call Analytics path); ``:content-type``
 ``application/octet-stream`` on non-empty audio; PCM length a multiple of 2 x channels;
-at most ``max_event_seconds`` (1 s) of audio per event; ``idle_timeout`` (15 s) without
-audio; at most ``max_audio_seconds`` (4 h) of audio. The first fault queues an exception
+at most ``max_event_seconds`` (1 s) of audio per event, and no event-stream message
+larger than that allows (plus ``EVENT_HEADER_ROOM`` for headers and a signed envelope),
+refused from its prelude before its body is buffered; ``idle_timeout`` (15 s) without
+audio (time during which the caller said it was not reading, :meth:`ServerSession.pause_idle`,
+does not count); at most ``max_audio_seconds`` (4 h) of audio. The first fault queues an exception
 frame (``:message-type`` ``exception``, JSON ``{"Message": ...}``, protocol.md §4.5) and ends
 the session: the caller sends what :meth:`data_to_send` returns and closes the socket.
 """
@@ -33,6 +36,7 @@ import msgspec
 
 from ..errors import (
     AuthenticationError,
+    MessageTooLarge,
     ParameterError,
     ProtocolError,
     ServiceError,
@@ -62,10 +66,11 @@ from .frames import (
     encode_event,
     encode_exception,
 )
-from .limits import IDLE_TIMEOUT_SECONDS, MAX_EVENT_NBYTES, MAX_STREAM_SECONDS
+from .limits import IDLE_TIMEOUT_SECONDS, MAX_STREAM_SECONDS
 from .sigv4 import EventSignatureVerifier
 
 __all__ = [
+    "EVENT_HEADER_ROOM",
     "IDLE_TIMEOUT_MESSAGE",
     "STREAM_TOO_BIG_MESSAGE",
     "AudioReceived",
@@ -85,6 +90,14 @@ STREAM_TOO_BIG_MESSAGE = "Your stream is too big. Reduce the frame size and try 
 IDLE_TIMEOUT_MESSAGE = (
     "Your request timed out because no new audio was received for {seconds} seconds."
 )
+
+#: Bytes of event-stream headers one audio message may carry besides its audio, per
+#: message level: the three AudioEvent headers take 88 B (protocol.md §4.1), a signed
+#: envelope's ``:date`` and ``:chunk-signature`` 56 B (§4.2); the rest is room for
+#: headers a client adds. A message is refused from its prelude when its headers exceed
+#: this or its payload exceeds the audio of ``max_event_seconds`` plus one inner message's
+#: prelude, headers and CRC.
+EVENT_HEADER_ROOM = 4096
 
 StreamKind = Literal["standard", "medical", "call-analytics"]
 
@@ -206,7 +219,8 @@ class ServerSession:
         idle_timeout: seconds without audio before ``BadRequestException`` (AWS: 15).
         max_audio_seconds: seconds of audio before ``LimitExceededException`` (AWS: 4 h).
         max_event_seconds: most seconds of audio in one AudioEvent (AWS: 1).
-        max_payload_length: decoder payload limit in bytes (SPEC: 24 MiB).
+        max_payload_length: decoder payload limit in bytes; None (default) derives it
+            from the stream's parameters (see ``max_message_nbytes``).
         envelope_verifier: when given, every signed envelope's ``:chunk-signature`` is
             checked against the chain seeded with the URL's signature (strict mode,
             protocol.md §6.2 rule 3); a mismatch, or a plain event, gives
@@ -233,7 +247,7 @@ class ServerSession:
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         max_audio_seconds: float = MAX_STREAM_SECONDS,
         max_event_seconds: float = 1.0,
-        max_payload_length: int = MAX_EVENT_NBYTES,
+        max_payload_length: int | None = None,
         envelope_verifier: EventSignatureVerifier | None = None,
         epoch: float | None = None,
     ) -> None:
@@ -262,19 +276,37 @@ class ServerSession:
         self.partials_sent = 0
         self.finals_sent = 0
         self._digest = hashlib.sha256()
-        self._decoder = EventStreamDecoder(max_payload_length=max_payload_length)
+        # The Call Analytics path may switch to 2 channels at its first event: size the
+        # decoder for that from the start.
+        widest = 2 if kind == "call-analytics" else channels
+        audio_limit = self._event_nbytes(widest)
+        if media_encoding != "pcm":  # compressed: no frame size; allow twice raw PCM
+            audio_limit *= 2
+        payload_limit = audio_limit + 16 + EVENT_HEADER_ROOM  # a signed envelope's inner message
+        if max_payload_length is not None:
+            payload_limit = max_payload_length
+        #: Largest event-stream message this stream accepts, bytes (prelude + headers +
+        #: payload + CRC); the WebSocket message limit of the stream.
+        self.max_message_nbytes = 16 + EVENT_HEADER_ROOM + payload_limit
+        self._decoder = EventStreamDecoder(
+            max_headers_length=EVENT_HEADER_ROOM, max_payload_length=payload_limit
+        )
         self._verifier = envelope_verifier
         self._epoch = epoch
         self._events: list[ServerEvent] = []
         self._out: list[bytes] = []
         self._last_audio = now
+        self._paused_at: float | None = None
         self._seen_event = False
         self._result_ids: dict[tuple[int, int], str] = {}
         self._last_partial: dict[tuple[int, int], tuple[str, ...]] = {}
 
+    def _event_nbytes(self, channels: int) -> int:
+        return int(self._max_event_seconds * self.sample_rate) * 2 * channels
+
     def _set_channels(self, channels: int) -> None:
         self.channels = channels
-        self.max_event_nbytes = int(self._max_event_seconds * self.sample_rate) * 2 * channels
+        self.max_event_nbytes = self._event_nbytes(channels)
 
     # ---------------------------------------------------------------- counters
 
@@ -313,7 +345,9 @@ class ServerSession:
             self._message(msg, now)
             if self.state is not ServerState.OPEN:
                 return
-        if error is not None:
+        if isinstance(error, MessageTooLarge):  # announced by a prelude, body not buffered
+            self.fail(BadRequestException(STREAM_TOO_BIG_MESSAGE))
+        elif error is not None:
             self.fail(BadRequestException(f"Invalid event-stream frame: {error}"))
 
     def receive_text(self, text: str, now: float) -> None:
@@ -327,16 +361,40 @@ class ServerSession:
             )
 
     def check_timers(self, now: float) -> None:
-        """Apply the idle rule (``idle_timeout`` seconds without audio, protocol.md §6.2 rule 7)."""
-        if self.state is ServerState.OPEN and now - self._last_audio >= self.idle_timeout:
+        """Apply the idle rule (``idle_timeout`` seconds without audio, protocol.md §6.2 rule 7).
+
+        Idle time is time the caller spent reading from the socket without audio coming:
+        while paused (:meth:`pause_idle`) nothing is counted.
+        """
+        if (
+            self.state is ServerState.OPEN
+            and self._paused_at is None
+            and now - self._last_audio >= self.idle_timeout
+        ):
             seconds = f"{self.idle_timeout:g}"
             self.fail(BadRequestException(IDLE_TIMEOUT_MESSAGE.format(seconds=seconds)))
 
     def next_deadline(self) -> float | None:
         """When :meth:`check_timers` must next run (None when no timer is armed)."""
-        if self.state is not ServerState.OPEN:
+        if self.state is not ServerState.OPEN or self._paused_at is not None:
             return None
         return self._last_audio + self.idle_timeout
+
+    def pause_idle(self, now: float) -> None:
+        """The caller stops reading the socket (its recognizer is busy, its queue full).
+
+        Audio the client sends meanwhile waits in the socket, so the idle rule stops
+        counting until :meth:`resume_idle`; a second pause before the resume is ignored.
+        """
+        if self._paused_at is None:
+            self._paused_at = now
+
+    def resume_idle(self, now: float) -> None:
+        """The caller reads again: the idle clock goes on, less the paused time."""
+        if self._paused_at is None:
+            return
+        self._last_audio = min(now, self._last_audio + max(0.0, now - self._paused_at))
+        self._paused_at = None
 
     def _message(self, msg: Message, now: float) -> None:
         try:

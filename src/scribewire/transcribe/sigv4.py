@@ -73,8 +73,9 @@ MAX_EXPIRES = 300
 #: Port of the Transcribe WebSocket endpoints (protocol.md §3.1).
 WEBSOCKET_PORT = 8443
 
-_AMZ_DATE_RE = re.compile(r"^\d{8}T\d{6}Z$")
-_SIGNATURE_RE = re.compile(r"^[0-9a-f]{64}$")
+# ASCII digits only (``\d`` would take any Unicode digit) and no trailing newline (``\Z``)
+_AMZ_DATE_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z\Z")
+_SIGNATURE_RE = re.compile(r"[0-9a-f]{64}\Z")
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DEFAULT_PORTS = {"ws": 80, "wss": 443, "http": 80, "https": 443}
 
@@ -143,16 +144,19 @@ def parse_query(query_string: str) -> list[tuple[str, str]]:
             continue
         name, _, value = part.partition("=")
         try:
-            pairs.append(
-                (
-                    urllib.parse.unquote(name, errors="strict"),
-                    urllib.parse.unquote(value, errors="strict"),
-                )
+            pair = (
+                urllib.parse.unquote(name, errors="strict"),
+                urllib.parse.unquote(value, errors="strict"),
             )
-        except UnicodeDecodeError:
+            # characters that were never UTF-8 (lone surrogates from a lenient decode of
+            # the raw request) cannot be canonicalised: refuse them here, not in a hash
+            pair[0].encode("utf-8")
+            pair[1].encode("utf-8")
+        except UnicodeError:
             raise AuthenticationError(
                 "query string: a parameter is not valid percent-encoded UTF-8"
             ) from None
+        pairs.append(pair)
     return pairs
 
 
@@ -535,13 +539,16 @@ def verify_presigned(
     expires_text = amz["X-Amz-Expires"]
     if not expires_text.isascii() or not expires_text.isdigit():
         raise AuthenticationError("X-Amz-Expires must be an integer number of seconds")
-    expires = int(expires_text)
+    # no int() of an unbounded digit string (past 4,300 digits int() itself refuses)
+    significant = expires_text.lstrip("0") or "0"
+    expires = int(significant) if len(significant) <= len(str(MAX_EXPIRES)) else MAX_EXPIRES + 1
     if not 1 <= expires <= MAX_EXPIRES:
         raise AuthenticationError(f"X-Amz-Expires must be 1..{MAX_EXPIRES} seconds")
     current = _as_datetime(now)
-    if current > signed_at + _dt.timedelta(seconds=expires):
+    # differences, not sums: X-Amz-Date may be 9999-12-31, where adding seconds overflows
+    if current - signed_at > _dt.timedelta(seconds=expires):
         raise AuthenticationError("presigned URL has expired (X-Amz-Date + X-Amz-Expires)")
-    if signed_at > current + _dt.timedelta(seconds=max_skew):
+    if signed_at - current > _dt.timedelta(seconds=max_skew):
         raise AuthenticationError(
             f"X-Amz-Date is more than {max_skew} s in the future (clock skew)"
         )

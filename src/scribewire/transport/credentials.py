@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CredentialsError
+from ..redact import mask_key_id
 from ..transcribe.credentials import Credentials
 
 __all__ = [
@@ -302,7 +303,7 @@ class CredentialProvider:
         if creds is None:
             raise CredentialsError("no AWS credentials found; looked at: " + "; ".join(looked))
         self._botocreds = botocreds
-        logger.debug("AWS credentials for %s from %s", creds.access_key_id, source)
+        logger.debug("AWS credentials for %s from %s", mask_key_id(creds.access_key_id), source)
         return creds
 
 

@@ -1,0 +1,134 @@
+"""Soak: N concurrent streams for T minutes against the local service, memory and sockets
+of both processes sampled (issue 13).
+
+Not a test and not a benchmark of speed: it watches for growth. The service runs in a
+child process (``scribewire serve --recognizer null``, see ``_service_proc``); this
+process runs N stream slots with ``TranscribeClient``. Each slot streams silence-free PCM
+(16 kHz mono, paced at real time by the client) for a random 5..30 s, ends the stream,
+reads every result, and starts a new stream, until T minutes have passed; so streams
+finish all along and the service's per-stream state (finished stats, connections) turns
+over thousands of times. Every ``--every`` seconds one line: live streams, streams
+finished, errors, then RSS (MiB) and open file descriptors of the service and of this
+client process. Starts are spread over the first ``--ramp`` seconds.
+
+Loopback only; bounded in count (N slots) and time (T minutes, then every stream ends).
+
+Run: ``python bench/soak.py [--streams 2000] [--minutes 10] [--every 10]``
+(briefly: ``--streams 200 --minutes 1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _service_proc import AK, REGION, SK, ServiceProcess, fd_count, rss_kib  # noqa: E402
+
+from scribewire.clients import TranscribeClient  # noqa: E402
+from scribewire.errors import ScribewireError  # noqa: E402
+from scribewire.transcribe.credentials import Credentials  # noqa: E402
+from scribewire.transcribe.params import StreamParams  # noqa: E402
+
+RATE = 16_000
+SECOND = (b"\x10\x27\xf0\xd8" * (RATE // 2))  # 1 s of a loud square wave: "speech" to null
+
+
+class Soak:
+    def __init__(self, url: str, streams: int, minutes: float, seed: int) -> None:
+        self.client = TranscribeClient(
+            endpoint=url, region=REGION, credentials=Credentials(AK, SK), reconnect_attempts=0
+        )
+        self.params = StreamParams(language_code="en-US", media_encoding="pcm", sample_rate=RATE)
+        self.slots = streams
+        self.until = time.monotonic() + minutes * 60
+        self.rng = random.Random(seed)
+        self.live = 0
+        self.finished = 0
+        self.events = 0
+        self.errors: Counter[str] = Counter()
+
+    async def one(self) -> None:
+        seconds = self.rng.randint(5, 30)
+        self.live += 1
+        try:
+            async with self.client.stream(self.params) as stream:
+
+                async def read() -> None:
+                    async for _ in stream:
+                        self.events += 1
+
+                reader = asyncio.create_task(read())
+                for _ in range(seconds):
+                    if time.monotonic() >= self.until:
+                        break
+                    await stream.send(SECOND)
+                await stream.end()
+                await reader
+            self.finished += 1
+        except ScribewireError as exc:
+            self.errors[type(exc).__name__] += 1
+        finally:
+            self.live -= 1
+
+    async def slot(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while time.monotonic() < self.until:
+            await self.one()
+
+
+async def run(svc: ServiceProcess, args: argparse.Namespace) -> int:
+    soak = Soak(svc.url, args.streams, args.minutes, args.seed)
+    started = time.monotonic()
+    tasks = [
+        asyncio.create_task(soak.slot(args.ramp * i / args.streams)) for i in range(args.streams)
+    ]
+    print(
+        f"{'t s':>6} {'live':>5} {'finished':>8} {'events':>9} {'errors':>6} "
+        f"{'svc RSS MiB':>11} {'svc FDs':>7} {'cli RSS MiB':>11} {'cli FDs':>7}",
+        flush=True,
+    )
+
+    def line() -> None:
+        print(
+            f"{time.monotonic() - started:6.0f} {soak.live:5d} {soak.finished:8d} "
+            f"{soak.events:9d} {sum(soak.errors.values()):6d} "
+            f"{svc.rss_kib() / 1024:11.1f} {svc.fd_count():7d} "
+            f"{rss_kib() / 1024:11.1f} {fd_count():7d}",
+            flush=True,
+        )
+
+    line()
+    while not all(t.done() for t in tasks):
+        await asyncio.wait(tasks, timeout=args.every)
+        line()
+    await asyncio.gather(*tasks)
+    await asyncio.sleep(2)  # let the service close the last sockets
+    line()
+    print(f"streams finished {soak.finished}, errors {dict(soak.errors) or 'none'}")
+    return 0 if not soak.errors else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--streams", type=int, default=2_000, help="concurrent streams (2,000)")
+    ap.add_argument("--minutes", type=float, default=10.0, help="soak length (10)")
+    ap.add_argument("--every", type=float, default=10.0, help="seconds between samples (10)")
+    ap.add_argument("--ramp", type=float, default=20.0, help="seconds over which slots start")
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args(argv)
+    if args.streams < 1 or args.minutes <= 0:
+        ap.error("--streams >= 1 and --minutes > 0")
+    with ServiceProcess(quota=args.streams + 50) as svc:
+        print(f"service pid {svc.pid} at {svc.url}; {args.streams} streams x {args.minutes:g} min")
+        return asyncio.run(run(svc, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
