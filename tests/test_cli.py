@@ -29,7 +29,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
-    assert capsys.readouterr().out.strip() == f"scribewire {scribewire.__version__}"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"scribewire {scribewire.__version__}"
+    assert lines[2].startswith("kernels: ") and lines[-1].startswith("cpu paths: CRC32 ")
+    assert "G.711/PCM " in lines[-1]
+    if os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.environ.get("SCRIBEWIRE_NO_EXTENSIONS"):
+        assert lines[2] == "kernels: all native (crc32, eventstream, audio, wsframe, pacing)"
+
+
+def test_version_names_the_pure_twins() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scribewire.cli.main", "--version"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "SCRIBEWIRE_NO_EXTENSIONS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "kernels: all pure-Python twins (SCRIBEWIRE_NO_EXTENSIONS is set)" in proc.stdout
+    assert "cpu paths: CRC32 zlib (pure twin); G.711/PCM pure Python" in proc.stdout
 
 
 def test_call_with_channel_identification_jsonl() -> None:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .. import __version__
 from ..audio import RawFormat, is_headerless, open_audio
 from ..clients import Params, TranscribeClient, run
 from ..errors import AudioFileError, CredentialsError, ScribewireError
@@ -39,6 +38,7 @@ from ..transcribe.credentials import Credentials, resolve_credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from .output import FORMATS, Formatter, make_formatter, segments
+from .version import VersionAction
 
 __all__ = ["build_parser", "main", "transcribe_main"]
 
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scribewire",
         description="Stream audio to Amazon Transcribe (or the local service) at wire speed.",
     )
-    parser.add_argument("--version", action="version", version=f"scribewire {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the local Transcribe-compatible service", add_help=False)
     t = sub.add_parser(
