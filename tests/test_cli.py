@@ -163,3 +163,19 @@ def test_console_script_without_credentials_uses_local_service(tmp_path: Path, s
     assert proc.returncode == 0, proc.stderr
     assert "no AWS credentials found: using the local Transcribe service" in proc.stderr
     assert "go forward" in proc.stdout
+
+
+def test_missing_local_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from scribewire.cli import local
+
+    monkeypatch.setattr(local, "_installed", lambda module: False)
+    code, out, err = run_cli(CALL, "--local", "--speed", "100")
+    assert code == 1 and out == ""
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "pip install 'scribewire[local]'" in errors[0], err
+    assert "local Transcribe service at" not in err  # nothing started
+    code, _, err = run_cli(CALL, "--local", "--recognizer", "null", "--speed", "200")
+    assert code == 0, err  # the other recognizers need no extra
+    assert main(["serve", "--port", "0"]) == 2
+    serve_err = capsys.readouterr().err.strip()
+    assert serve_err.count("\n") == 0 and "pip install 'scribewire[local]'" in serve_err

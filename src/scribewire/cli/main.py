@@ -37,6 +37,7 @@ from ..errors import AudioFileError, CredentialsError, ScribewireError
 from ..transcribe.credentials import Credentials, resolve_credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
+from .local import require_recognizer
 from .output import FORMATS, Formatter, make_formatter, segments
 from .version import VersionAction
 
@@ -382,6 +383,7 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
                 pass
             else:
                 return {"region": args.region, "profile": args.profile}
+        require_recognizer(args.recognizer)
         from ..server import LocalTranscribeService
 
         svc = LocalTranscribeService(
