@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import math
 import sys
 import time
@@ -37,6 +36,14 @@ from ..errors import AudioFileError, CredentialsError, ScribewireError
 from ..transcribe.credentials import Credentials, resolve_credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
+from .flags import (
+    HelpFormatter,
+    add_param_flags,
+    describe_error,
+    foreign_flags,
+    param_values,
+    subparser,
+)
 from .local import require_recognizer
 from .output import FORMATS, Formatter, make_formatter, segments
 from .version import VersionAction
@@ -50,8 +57,20 @@ _DERIVED = frozenset(
 _MIN_RATE, _MAX_RATE = 8_000, 48_000  # Transcribe's sample-rate range (protocol.md §3.3)
 
 
-def _stream_param_fields() -> list[dataclasses.Field[Any]]:
-    return [f for f in dataclasses.fields(StreamParams) if f.name not in _DERIVED]
+#: The operations whose parameters are flags, and the flag that picks each.
+_PARAM_CLASSES = (StreamParams, MedicalStreamParams, CallAnalyticsParams)
+_LABELS = {
+    StreamParams: "standard",
+    MedicalStreamParams: "--medical",
+    CallAnalyticsParams: "--call-analytics",
+}
+_MEDICAL_DEFAULTS = {"specialty": "PRIMARYCARE", "type": "CONVERSATION"}
+_DESCRIPTION = (
+    "Stream audio files paced like live audio (faster with --speed on the local service), "
+    "several at once, and print their final transcripts; on a terminal, live partials and "
+    "progress go to stderr. Without AWS credentials and --endpoint, the local Transcribe "
+    "service runs in-process."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "transcribe",
         help="transcribe audio files",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=_DESCRIPTION,
+        usage="scribewire transcribe [options] FILE...",
+        formatter_class=HelpFormatter,
     )
     t.add_argument("files", nargs="+", metavar="FILE", help="WAV, FLAC, Ogg/Opus or raw audio")
     out = t.add_argument_group("output")
@@ -112,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="pocketsphinx",
         help="recognizer of the in-process local service (pocketsphinx)",
     )
-    p = t.add_argument_group("stream parameters (protocol.md §3.3)")
+    p = t.add_argument_group("Amazon Transcribe stream parameters")
     p.add_argument(
         "--sample-rate", type=int, metavar="HZ", help="declared rate (default: the file's)"
     )
@@ -120,17 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--agent-channel", type=int, choices=(0, 1), default=0, help="agent's channel (0)"
     )
-    p.add_argument("--medical", action="store_true", help="Medical path (--specialty, --type)")
-    p.add_argument("--specialty", default="PRIMARYCARE", help="medical specialty (PRIMARYCARE)")
     p.add_argument(
-        "--type", dest="medical_type", default="CONVERSATION", help="CONVERSATION|DICTATION"
+        "--medical", action="store_true", help="Medical path (--specialty, --type; en-US)"
     )
-    for f in _stream_param_fields():
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            p.add_argument(flag, action="store_true", default=None)
-        else:
-            p.add_argument(flag, metavar=f.name.upper(), default=None)
+    add_param_flags(
+        p, _PARAM_CLASSES, exclude=_DERIVED, labels=_LABELS, defaults=_MEDICAL_DEFAULTS
+    )
     return parser
 
 
@@ -185,12 +201,8 @@ def _raw_for(path: str, raw: RawFormat | None) -> RawFormat | None:
     return raw
 
 
-def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in _stream_param_fields():
-        value = getattr(args, f.name, None)
-        if value is not None:
-            out[f.name] = value
+def _extra_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    out = param_values(args, cls)
     if not any(
         k in out for k in ("language_code", "identify_language", "identify_multiple_languages")
     ):
@@ -201,14 +213,12 @@ def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
 def _params_for(
     args: argparse.Namespace, rate: int, channels: int
 ) -> tuple[Params, ConfigurationEvent | None]:
-    extra = _extra_params(args)
     if args.call_analytics:
         if channels != 2:
             raise ScribewireError(
                 f"--call-analytics needs a stereo file, this one has {channels} channel(s)"
             )
-        allowed = {f.name for f in dataclasses.fields(CallAnalyticsParams)}
-        kwargs = {k: v for k, v in extra.items() if k in allowed}
+        kwargs = _extra_params(args, CallAnalyticsParams)
         agent = args.agent_channel
         config = ConfigurationEvent(
             channel_definitions=(
@@ -221,19 +231,28 @@ def _params_for(
         {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
     )
     if args.medical:
-        allowed = {f.name for f in dataclasses.fields(MedicalStreamParams)}
-        kwargs = {k: v for k, v in extra.items() if k in allowed}
-        return (
-            MedicalStreamParams(
-                sample_rate=rate,
-                specialty=args.specialty,
-                type=args.medical_type,
-                **kwargs,
-                **ident,
-            ),
-            None,
-        )
-    return StreamParams(sample_rate=rate, **extra, **ident), None
+        kwargs = {**_MEDICAL_DEFAULTS, **_extra_params(args, MedicalStreamParams)}
+        return MedicalStreamParams(sample_rate=rate, **kwargs, **ident), None
+    return StreamParams(sample_rate=rate, **_extra_params(args, StreamParams), **ident), None
+
+
+def _check_params(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every parameter rule that does not depend on a file, as a usage error (exit 2)."""
+    if args.medical and args.call_analytics:
+        parser.error("--medical and --call-analytics exclude each other")
+    cls: type[StreamParams | MedicalStreamParams | CallAnalyticsParams] = StreamParams
+    if args.medical:
+        cls = MedicalStreamParams
+    elif args.call_analytics:
+        cls = CallAnalyticsParams
+    names = [f.name for c in _PARAM_CLASSES for f in c.fields() if f.name not in _DERIVED]
+    foreign = foreign_flags(args, dict.fromkeys(names), cls)
+    if foreign:
+        parser.error(f"{', '.join(foreign)}: not a parameter of {cls.operation.value}")
+    try:
+        _params_for(args, 16_000, 2 if args.call_analytics else 1)
+    except ScribewireError as exc:
+        parser.error(describe_error(exc))
 
 
 def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_Job]:
@@ -417,6 +436,7 @@ def transcribe_main(
         raw = _raw_format(args.raw_format)
     except (ScribewireError, ValueError) as exc:
         parser.error(str(exc))
+    _check_params(subparser(parser, "transcribe"), args)
     summary = _Summary()
     jobs: list[_Job] = []
     for path in args.files:
