@@ -46,6 +46,7 @@ from .flags import (
 )
 from .local import require_recognizer
 from .output import FORMATS, Formatter, make_formatter, segments
+from .progress import Display, make_display
 from .version import VersionAction
 
 __all__ = ["build_parser", "main", "transcribe_main"]
@@ -168,7 +169,7 @@ class _Job:
 class _Summary:
     files: int = 0
     streams: int = 0
-    audio_seconds: float = 0.0
+    audio: dict[str, float] = field(default_factory=dict)  # path -> seconds, files done
     errors: int = 0
     done: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -273,44 +274,6 @@ def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_J
     return [_Job(path, name, None, params, config, duration)]
 
 
-# --------------------------------------------------------------------------- display
-
-
-class _Display:
-    """Partials (TTY only) and progress/summary lines on stderr."""
-
-    def __init__(self, err: TextIO, total: int, partials: bool) -> None:
-        self.err = err
-        self.tty = bool(getattr(err, "isatty", lambda: False)())
-        self.partials = partials and self.tty
-        self.total = total
-        self._live = False
-
-    def _clear(self) -> None:
-        if self._live:
-            self.err.write("\r\x1b[K")
-            self._live = False
-
-    def partial(self, source: str, label: str, text: str) -> None:
-        if not self.partials:
-            return
-        width = 100
-        line = f"{source} {label + ': ' if label else ''}{text}"
-        if len(line) > width:
-            line = "…" + line[-(width - 1) :]
-        self.err.write("\r\x1b[K" + line)
-        self.err.flush()
-        self._live = True
-
-    def line(self, text: str) -> None:
-        self._clear()
-        self.err.write(text + "\n")
-        self.err.flush()
-
-    def final_written(self) -> None:
-        self._clear()
-
-
 # --------------------------------------------------------------------------- running
 
 
@@ -318,7 +281,7 @@ async def _transcribe_job(
     client: TranscribeClient,
     job: _Job,
     formatter: Formatter,
-    display: _Display,
+    display: Display,
     raw: RawFormat | None,
 ) -> None:
     assert job.params is not None
@@ -328,9 +291,9 @@ async def _transcribe_job(
         def show(event: Event) -> None:
             for seg in segments(event, job.name):
                 if seg.is_partial:
-                    display.partial(job.name, seg.label, seg.text)
+                    display.partial(job, seg.label, seg.text, seg.end)
                 else:
-                    display.final_written()
+                    display.final(job, seg.end)
                     formatter.write(seg)
 
         formatter.begin(job.name)
@@ -352,7 +315,7 @@ async def _run_jobs(
     jobs: list[_Job],
     client_options: dict[str, Any],
     formatters: Iterator[tuple[_Job, Formatter]] | list[tuple[_Job, Formatter]],
-    display: _Display,
+    display: Display,
     summary: _Summary,
     raw: RawFormat | None,
 ) -> None:
@@ -361,26 +324,18 @@ async def _run_jobs(
     )
     limit = asyncio.Semaphore(max(1, args.concurrency))
 
-    finished = 0  # streams ended, with or without an error: the progress numerator
-
     async def one(job: _Job, formatter: Formatter) -> None:
-        nonlocal finished
         async with limit:
+            display.started(job)
             try:
                 await _transcribe_job(client, job, formatter, display, raw)
             except (ScribewireError, OSError, ValueError) as exc:
-                finished += 1
                 summary.errors += 1
-                display.line(f"scribewire: error: {job.name}: {_error_text(exc)}")
+                display.finished(job, _error_text(exc))
                 return
-            finished += 1
             summary.done += 1
-            summary.audio_seconds += job.audio_seconds
-            if display.total > 1:
-                display.line(
-                    f"scribewire: [{finished}/{display.total}] {job.name} "
-                    f"({job.audio_seconds:.1f} s)"
-                )
+            summary.audio.setdefault(job.path, job.audio_seconds)  # once per file
+            display.finished(job)
 
     await asyncio.gather(*(one(job, fmt) for job, fmt in formatters))
 
@@ -447,8 +402,9 @@ def transcribe_main(
             summary.errors += 1
             err.write(f"scribewire: error: {path}: {_error_text(exc)}\n")
     summary.streams = len(jobs)
-    display = _Display(err, len(jobs), partials=not args.no_partials)
+    display = make_display(err, jobs, partials=not args.no_partials, speed=args.speed)
     exit_stack = contextlib.ExitStack()
+    exit_stack.callback(display.close)
     per_file = args.format in ("srt", "vtt") and args.out and len(jobs) > 1
     if per_file:
         folder = Path(args.out)
@@ -462,7 +418,7 @@ def transcribe_main(
             pairs.append((job, make_formatter(args.format, f)))
         closers = [fmt for _, fmt in pairs]
     else:
-        target: TextIO = out
+        target: TextIO = display.stdout(out)
         if args.out:
             target = exit_stack.enter_context(open(args.out, "w", encoding="utf-8"))
         shared = make_formatter(args.format, target, show_source=len(jobs) > 1)
@@ -489,10 +445,11 @@ def transcribe_main(
         for fmt in closers:
             fmt.close()
     wall = time.monotonic() - summary.started
-    rtf = summary.audio_seconds / wall if wall > 0 else math.inf
+    audio = sum(summary.audio.values())
+    rtf = audio / wall if wall > 0 else math.inf
     display.line(
         f"scribewire: {summary.files} file(s), {summary.streams} stream(s), "
-        f"{summary.audio_seconds:.1f} s of audio in {wall:.1f} s ({rtf:.1f}x real time), "
+        f"{audio:.1f} s of audio in {wall:.1f} s ({rtf:.2f}x real time), "
         f"{summary.errors} error(s)"
     )
     return 1 if summary.errors else 0
