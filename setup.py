@@ -5,7 +5,13 @@
   ``no``    skip them: a pure-Python install.
   unset     try; fall back to pure Python when no compiler is available.
 
-``SCRIBEWIRE_DEBUG=1`` compiles with Cython's bounds/wraparound checks and line tracing.
+``SCRIBEWIRE_DEBUG=1`` compiles with Cython's bounds/wraparound checks and line tracing
+(and keeps debug info; other builds carry none).
+
+Before cythonizing, a probe compiles a one-line C file against ``Python.h``. When that
+fails (no compiler, no Python headers) nothing native is built: the wheel holds the
+pure-Python twins, is tagged ``py3-none-any``, and the build ends with a warning that says
+how to get the native kernels. The same holds when every extension fails to compile.
 
 Two kinds of compiled module (DESIGN.md, "Layers" 1):
   twins          ``_x_c.pyx`` (+ C in ``csrc/``) beside a hand-written ``_x_py.py``.
@@ -27,10 +33,13 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
 PKG = Path("src") / "scribewire"
@@ -53,6 +62,36 @@ if MODE not in ("", "yes", "no"):
     sys.exit(f"SCRIBEWIRE_BUILD_EXTENSION must be yes, no or unset, not {MODE!r}")
 
 
+#: Why nothing native is being built (None while the native build is on).
+PURE_REASON: str | None = None
+#: Extensions that did compile in this build (filled by OptionalBuildExt).
+BUILT: list[str] = []
+
+def _warn_pure(reason: str) -> None:
+    """The end-of-build warning of a build that installs no native kernel."""
+    import textwrap
+
+    how = (
+        "install a C compiler and the Python headers (Debian/Ubuntu: apt-get install gcc "
+        "python3-dev; Fedora: dnf install gcc python3-devel; macOS: xcode-select "
+        "--install), then reinstall without the pure wheel pip has cached:"
+    )
+    bar = "=" * 78
+    lines = [
+        bar,
+        "scribewire: WARNING: no native kernels were built; the pure-Python twins were",
+        "installed (same results, slower hot paths: CRC32, event-stream and WebSocket",
+        "framing, G.711/PCM, pacing).",
+        *textwrap.wrap(f"Reason: {reason}.", 78),
+        *textwrap.wrap(f"For the native build, {how}", 78),
+        "    pip install --no-cache-dir --force-reinstall --no-deps scribewire",
+        "(or the path of this source tree). `scribewire --version` lists the native",
+        "kernels in use.",
+        bar,
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 class OptionalBuildExt(build_ext):
     """Turns a failed native build into a pure-Python install unless it is required."""
 
@@ -62,7 +101,7 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # noqa: BLE001 - compiler errors come in many types
             if MODE == "yes":
                 raise
-            print(f"scribewire: native build failed ({exc}); installing pure Python", file=sys.stderr)
+            print(f"scribewire: native build failed ({exc})", file=sys.stderr)
 
     def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -71,11 +110,76 @@ class OptionalBuildExt(build_ext):
             if MODE == "yes":
                 raise
             print(f"scribewire: skipping {ext.name} ({exc})", file=sys.stderr)
+        else:
+            BUILT.append(ext.name)
+
+
+class BuildPy(build_py):
+    """Ends a build that installs no native kernel with the warning (editable ones too)."""
+
+    def run(self) -> None:
+        super().run()
+        if PURE_REASON is not None and MODE != "no":
+            _warn_pure(PURE_REASON)
+
+
+class BdistWheel(bdist_wheel):
+    """Tags the wheel ``py3-none-any`` when no extension compiled (not a platform wheel
+    without a ``.so``, which pip would cache under the interpreter's tag)."""
+
+    def run(self) -> None:
+        if not self.skip_build:
+            self.reinitialize_command("build_ext").inplace = False
+            self.run_command("build")
+        if self.distribution.ext_modules and not BUILT:
+            self.distribution.ext_modules = []
+            self.root_is_pure = True
+            _warn_pure("every native extension failed to compile (see the errors above)")
+        super().run()
+
+
+def _probe_compiler() -> str | None:
+    """None if a C compiler builds against this interpreter's ``Python.h``, else why not."""
+    import sysconfig
+
+    try:
+        from setuptools._distutils.ccompiler import new_compiler
+        from setuptools._distutils.sysconfig import customize_compiler
+    except ImportError:  # pragma: no cover - older setuptools
+        from distutils.ccompiler import new_compiler  # type: ignore[no-redef]
+        from distutils.sysconfig import customize_compiler  # type: ignore[no-redef]
+
+    include = sysconfig.get_paths()["include"]
+    if not (Path(include) / "Python.h").is_file():
+        return f"the Python headers are missing (no Python.h in {include})"
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "scribewire_probe.c"
+        src.write_text("#include <Python.h>\nint scribewire_probe(void) { return 0; }\n")
+        try:
+            compiler = new_compiler()
+            customize_compiler(compiler)
+            compiler.compile([str(src)], output_dir=tmp, include_dirs=[include])
+        except Exception as exc:  # noqa: BLE001 - CompileError, DistutilsExecError, ...
+            return f"no working C compiler ({exc})"
+    return None
 
 
 def extensions() -> list:  # type: ignore[type-arg]
-    if MODE == "no" or platform.python_implementation() != "CPython":
-        print("scribewire: Pure (no native extensions)", file=sys.stderr)
+    global PURE_REASON
+    if MODE == "no":
+        PURE_REASON = "SCRIBEWIRE_BUILD_EXTENSION=no"
+        return []
+    if platform.python_implementation() != "CPython":
+        PURE_REASON = f"{platform.python_implementation()} runs the pure-Python twins"
+        return []
+    commands = {a for a in sys.argv[1:] if not a.startswith("-")}
+    if commands and commands <= {"sdist", "egg_info", "dist_info"}:
+        return []  # metadata and the sdist need no compiler
+    why = _probe_compiler()
+    if why is not None:
+        if MODE == "yes":
+            sys.exit(f"scribewire: SCRIBEWIRE_BUILD_EXTENSION=yes but {why}")
+        PURE_REASON = why
         return []
     try:
         from Cython.Build import cythonize
@@ -83,12 +187,18 @@ def extensions() -> list:  # type: ignore[type-arg]
     except ImportError:
         if MODE == "yes":
             raise
-        print("scribewire: Cython missing; Pure", file=sys.stderr)
+        PURE_REASON = "Cython is not installed"
         return []
 
     cflags = ["-O3", "-Wall", "-Wextra", "-Wno-unused-function", "-Wno-unused-parameter"]
+    ldflags: list[str] = []
+    if not DEBUG:
+        # No debug info (the interpreter's CFLAGS carry -g), none linked in either. The
+        # symbol table stays: it costs little and lets objdump tell functions apart.
+        cflags.append("-g0")
+        ldflags.append("-Wl,-S")
     if sys.platform == "win32":
-        cflags = ["/O2"]
+        cflags, ldflags = ["/O2"], []
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     if DEBUG:
         macros.append(("CYTHON_TRACE_NOGIL", "1"))
@@ -113,6 +223,7 @@ def extensions() -> list:  # type: ignore[type-arg]
                 include_dirs=[str(CSRC)],
                 libraries=LIBRARIES.get(name, []),
                 extra_compile_args=cflags,
+                extra_link_args=ldflags,
                 define_macros=macros,
             )
         )
@@ -128,6 +239,7 @@ def extensions() -> list:  # type: ignore[type-arg]
                 include_dirs=[str(CSRC)],
                 libraries=LIBRARIES.get(name, []),
                 extra_compile_args=cflags,
+                extra_link_args=ldflags,
                 define_macros=macros,
             )
         )
@@ -140,11 +252,13 @@ def extensions() -> list:  # type: ignore[type-arg]
         "embedsignature": True,
         "linetrace": DEBUG,
     }
-    print("scribewire: Accelerated (native extensions)", file=sys.stderr)
     # include_path: where Cython finds each renamed copy's .pxd by its module name
     return cythonize(
         exts, compiler_directives=directives, include_path=[str(PURE_MODE_TREE)], quiet=True
     )
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt, "build_py": BuildPy, "bdist_wheel": BdistWheel},
+)

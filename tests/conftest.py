@@ -6,6 +6,9 @@
   "c" when the native module loads and ``SCRIBEWIRE_NO_EXTENSIONS`` is unset).
 - ``FakeLoop``: an injected clock for the pacing wheel (time, timers and the exception
   handler of an event loop, advanced by hand).
+- the ``timing`` marker goes on every test of the modules in ``TIMING_MODULES``: they
+  assert wall-clock spacing or deadlines of the pacer, which a loaded or emulated runner
+  may miss. The wheel test command of cibuildwheel leaves them out (``-m 'not timing'``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,16 @@ import pytest
 from scribewire._kernels import _impl
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+#: Modules whose tests assert wall-clock deadlines or spacing (see the docstring).
+TIMING_MODULES = frozenset({"test_client_pacing.py", "test_pacing_writer.py"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in TIMING_MODULES:
+            item.add_marker(pytest.mark.timing)
 
 
 def shared_path() -> Path | None:

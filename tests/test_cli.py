@@ -29,7 +29,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
-    assert capsys.readouterr().out.strip() == f"scribewire {scribewire.__version__}"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"scribewire {scribewire.__version__}"
+    assert lines[2].startswith("kernels: ") and lines[-1].startswith("cpu paths: CRC32 ")
+    assert "G.711/PCM " in lines[-1]
+    if os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.environ.get("SCRIBEWIRE_NO_EXTENSIONS"):
+        assert lines[2] == "kernels: all native (crc32, eventstream, audio, wsframe, pacing)"
+
+
+def test_version_names_the_pure_twins() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scribewire.cli.main", "--version"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "SCRIBEWIRE_NO_EXTENSIONS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "kernels: all pure-Python twins (SCRIBEWIRE_NO_EXTENSIONS is set)" in proc.stdout
+    assert "cpu paths: CRC32 zlib (pure twin); G.711/PCM pure Python" in proc.stdout
 
 
 def test_call_with_channel_identification_jsonl() -> None:
@@ -110,8 +125,6 @@ def test_progress_counts_streams_not_planning_errors(tmp_path: Path, shared_dir:
 
 def test_invalid_parameter_and_unreachable_endpoint(shared_dir: Path) -> None:
     clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
-    code, _, err = run_cli(clip, "--local", "--language-code", "xx-XX")
-    assert code == 1 and "language-code" in err and err.count(": error: ") == 1
     env_keys = {"AWS_ACCESS_KEY_ID": "AKIDCLITEST", "AWS_SECRET_ACCESS_KEY": "s3cr3t-never-printed"}
     old = {k: os.environ.get(k) for k in env_keys}
     os.environ.update(env_keys)
@@ -131,6 +144,107 @@ def test_usage_errors() -> None:
     with pytest.raises(SystemExit) as info:
         transcribe_main(["x.wav", "--concurrency", "0"], out=io.StringIO(), err=io.StringIO())
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--language-code", "xx-XX"], "argument --language-code: 'xx-XX' is not one of the"),
+        (["--language-code", "en-us"], "did you mean en-US?"),
+        (["--vocabulary-filter-method", "drop"], "is not one of: mask, remove, tag"),
+        (["--pii-entity-types", "NAME,FOO", "--content-redaction-type", "PII"], "'FOO' is not one of"),
+        (["--identify-language", "--language-options", "en-US"], "--language-options 'en-US': needs at least two"),
+        (["--language-options", "en-US,es-US"], "only allowed with identify-language"),
+        (["--session-id", "abc"], "--session-id 'abc': must be a UUID"),
+        (["--medical", "--identify-language"], "--identify-language: not a parameter of StartMedicalStreamTranscription"),
+        (["--medical", "--specialty", "DENTAL"], "'DENTAL' is not one of: CARDIOLOGY"),
+        (["--call-analytics", "--language-code", "ja-JP"], "--language-code 'ja-JP': is not a language code of StartCallAnalytics"),
+        (["--medical", "--call-analytics"], "exclude each other"),
+    ],
+)
+def test_invalid_parameter_is_a_usage_error_before_anything_starts(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as info:
+        transcribe_main([CALL, "--local", *argv], out=out, err=err)
+    assert info.value.code == 2
+    text = capsys.readouterr().err  # argparse writes to sys.stderr
+    assert message in text, text
+    assert text.startswith("usage: scribewire transcribe [options] FILE...")
+    assert "protocol.md" not in text and "§" not in text
+    assert out.getvalue() == "" and err.getvalue() == ""  # nothing ran
+
+
+def test_help_every_flag_has_help_short_usage_plain_description(capsys: pytest.CaptureFixture[str]) -> None:
+    from scribewire.cli.flags import subparser
+    from scribewire.cli.main import build_parser
+
+    parser = subparser(build_parser(), "transcribe")
+    for action in parser._actions:
+        assert action.help, f"{action.option_strings or action.dest} has no help"
+    with pytest.raises(SystemExit):
+        main(["transcribe", "--help"])
+    text = capsys.readouterr().out
+    usage = text.split("\n\n")[0]
+    assert usage == "usage: scribewire transcribe [options] FILE..."
+    assert "``" not in text and "protocol.md" not in text and "§" not in text
+    assert "--content-redaction-type {PII}" in text and "(default PRIMARYCARE)" in text
+
+
+def test_param_flags_come_from_the_params_metadata() -> None:
+    from scribewire.cli.flags import subparser
+    from scribewire.cli.main import build_parser
+    from scribewire.transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
+
+    parser = subparser(build_parser(), "transcribe")
+    dests = {a.dest for a in parser._actions}
+    derived = {"sample_rate", "media_encoding", "enable_channel_identification", "number_of_channels"}
+    for cls in (StreamParams, MedicalStreamParams, CallAnalyticsParams):
+        for spec in cls.fields():
+            assert spec.help, f"{cls.__name__}.{spec.name} has no help metadata"
+            if spec.name not in derived:
+                assert spec.name in dests, spec.name
+    args = parser.parse_args([CALL, "--pii-entity-types", "NAME, SSN", "--show-speaker-label"])
+    assert args.pii_entity_types == ("NAME", "SSN") and args.show_speaker_label is True
+    assert args.language_code is None and args.identify_language is None  # unset stays None
+
+
+def test_flag_builder_takes_any_class_with_the_metadata_shape() -> None:
+    import argparse
+    from typing import NamedTuple
+
+    from scribewire.cli.flags import add_param_flags, param_values
+
+    class Spec(NamedTuple):
+        name: str
+        type: str
+        default: object
+        choices: tuple[str, ...] | None
+        help: str
+        minimum: float | None = None
+        maximum: float | None = None
+        deprecated_for: str | None = None
+
+    class Other:
+        @classmethod
+        def fields(cls) -> tuple[Spec, ...]:
+            return (
+                Spec("speech_model", "str", None, ("a", "b"), "model"),
+                Spec("vad_threshold", "float", None, None, "threshold", 0.0, 1.0),
+                Spec("format_turns", "bool", None, None, "format turns"),
+                Spec("keyterms", "list[str]", None, None, "terms"),
+                Spec("old_name", "str", None, None, "old", deprecated_for="speech_model"),
+            )
+
+    parser = argparse.ArgumentParser(prog="x", exit_on_error=False)
+    assert add_param_flags(parser, [Other]) == ["speech_model", "vad_threshold", "format_turns", "keyterms", "old_name"]
+    args = parser.parse_args(["--speech-model", "b", "--vad-threshold", "0.5", "--no-format-turns", "--keyterms", "x,y"])
+    assert param_values(args, Other) == {"speech_model": "b", "vad_threshold": 0.5, "format_turns": False, "keyterms": ("x", "y")}
+    for bad in (["--vad-threshold", "2"], ["--speech-model", "c"], ["--vad-threshold", "x"]):
+        with pytest.raises(argparse.ArgumentError):
+            parser.parse_args(bad)
+    assert "--old-name" not in parser.format_help()
 
 
 def test_console_script_without_credentials_uses_local_service(tmp_path: Path, shared_dir: Path) -> None:
@@ -232,3 +346,19 @@ def test_error_lines_name_the_path_once_and_say_what_it_is(tmp_path: Path) -> No
     assert code == 1
     lines = [ln for ln in err.splitlines() if "error:" in ln]
     assert lines == [f"scribewire: error: {p}: AudioFileError: {why}" for p, why in cases.items()]
+
+
+def test_missing_local_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from scribewire.cli import local
+
+    monkeypatch.setattr(local, "_installed", lambda module: False)
+    code, out, err = run_cli(CALL, "--local", "--speed", "100")
+    assert code == 1 and out == ""
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "pip install 'scribewire[local]'" in errors[0], err
+    assert "local Transcribe service at" not in err  # nothing started
+    code, _, err = run_cli(CALL, "--local", "--recognizer", "null", "--speed", "200")
+    assert code == 0, err  # the other recognizers need no extra
+    assert main(["serve", "--port", "0"]) == 2
+    serve_err = capsys.readouterr().err.strip()
+    assert serve_err.count("\n") == 0 and "pip install 'scribewire[local]'" in serve_err

@@ -1,14 +1,22 @@
-"""The README's set-up commands stay true: the test command is the one CI runs."""
+"""The README's set-up commands stay true: the test command is the one CI runs, and the
+main job CI runs from the built wheel is the README's first command."""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_COMMAND = (
     "python3 -m venv .venv && .venv/bin/pip install -q '.[test]' && .venv/bin/python -m pytest"
 )
+MAIN_JOB = "scribewire transcribe examples/call.wav"
 
 
 def commands() -> list[str]:
@@ -16,9 +24,13 @@ def commands() -> list[str]:
     return [b.strip() for b in re.findall(r"```(?:sh|bash)?\n(.*?)```", text, re.S)]
 
 
+def ci_script() -> str:
+    return (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
 def test_readme_test_command_is_the_ci_command() -> None:
     assert TEST_COMMAND in commands()
-    assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert TEST_COMMAND in ci_script()
 
 
 def test_readme_try_command_names_a_shipped_example() -> None:
@@ -68,3 +80,26 @@ def test_readme_api_example_type_checks_under_mypy_strict(tmp_path: Path) -> Non
         timeout=300,
     ).stdout
     assert "TranscribeClient" in out and "builtins.object" not in out, out
+
+
+def test_readme_try_command_installs_the_local_recognizer_and_ci_runs_it() -> None:
+    first = commands()[0]
+    extras = re.findall(r"pip install -q '\.\[([a-z,]+)\]'", first)
+    assert extras, "the try command installs the project with an extra"
+    optional = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    wanted = [dep for extra in extras[0].split(",") for dep in optional[extra]]
+    assert any(dep.startswith("pocketsphinx") for dep in wanted)
+    assert first.endswith(MAIN_JOB)
+    # .ci/run runs it with the wheel it built, installed alone in a fresh venv
+    assert re.search(r'/venv/bin/scribewire"? transcribe examples/call\.wav', ci_script())
+
+
+def test_core_install_is_slim() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"])
+    for heavy in ("pocketsphinx", "sounddevice", "audioop", "rich"):
+        assert heavy not in core, f"{heavy} belongs in an extra"
+    test = " ".join(project["optional-dependencies"]["test"])
+    assert "pocketsphinx" in test and "audioop-lts" in test

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 import os
@@ -35,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .. import __version__
 from ..audio import RawFormat, is_headerless, open_audio
 from ..clients import Params, Stream, TranscribeClient, run
 from ..errors import AudioFileError, CredentialsError, ScribewireError
@@ -44,7 +42,18 @@ from ..transcribe.credentials import Credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from ..transport.credentials import resolve_credentials
+from .flags import (
+    HelpFormatter,
+    add_param_flags,
+    describe_error,
+    foreign_flags,
+    param_values,
+    subparser,
+)
+from .local import require_recognizer
 from .output import FORMATS, Formatter, make_formatter, segments
+from .progress import Display, make_display
+from .version import VersionAction
 
 __all__ = ["build_parser", "main", "transcribe_main"]
 
@@ -55,8 +64,20 @@ _DERIVED = frozenset(
 _MIN_RATE, _MAX_RATE = 8_000, 48_000  # Transcribe's sample-rate range (protocol.md §3.3)
 
 
-def _stream_param_fields() -> list[dataclasses.Field[Any]]:
-    return [f for f in dataclasses.fields(StreamParams) if f.name not in _DERIVED]
+#: The operations whose parameters are flags, and the flag that picks each.
+_PARAM_CLASSES = (StreamParams, MedicalStreamParams, CallAnalyticsParams)
+_LABELS = {
+    StreamParams: "standard",
+    MedicalStreamParams: "--medical",
+    CallAnalyticsParams: "--call-analytics",
+}
+_MEDICAL_DEFAULTS = {"specialty": "PRIMARYCARE", "type": "CONVERSATION"}
+_DESCRIPTION = (
+    "Stream audio files paced like live audio (faster with --speed on the local service), "
+    "several at once, and print their final transcripts; on a terminal, live partials and "
+    "progress go to stderr. Without AWS credentials and --endpoint, the local Transcribe "
+    "service runs in-process."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,13 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scribewire",
         description="Stream audio to Amazon Transcribe (or the local service) at wire speed.",
     )
-    parser.add_argument("--version", action="version", version=f"scribewire {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the local Transcribe-compatible service", add_help=False)
     t = sub.add_parser(
         "transcribe",
         help="transcribe audio files",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=_DESCRIPTION,
+        usage="scribewire transcribe [options] FILE...",
+        formatter_class=HelpFormatter,
     )
     t.add_argument("files", nargs="+", metavar="FILE", help="WAV, FLAC, Ogg/Opus or raw audio")
     out = t.add_argument_group("output")
@@ -124,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="pocketsphinx",
         help="recognizer of the in-process local service (pocketsphinx)",
     )
-    p = t.add_argument_group("stream parameters (protocol.md §3.3)")
+    p = t.add_argument_group("Amazon Transcribe stream parameters")
     p.add_argument(
         "--sample-rate", type=int, metavar="HZ", help="declared rate (default: the file's)"
     )
@@ -132,17 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--agent-channel", type=int, choices=(0, 1), default=0, help="agent's channel (0)"
     )
-    p.add_argument("--medical", action="store_true", help="Medical path (--specialty, --type)")
-    p.add_argument("--specialty", default="PRIMARYCARE", help="medical specialty (PRIMARYCARE)")
     p.add_argument(
-        "--type", dest="medical_type", default="CONVERSATION", help="CONVERSATION|DICTATION"
+        "--medical", action="store_true", help="Medical path (--specialty, --type; en-US)"
     )
-    for f in _stream_param_fields():
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            p.add_argument(flag, action="store_true", default=None)
-        else:
-            p.add_argument(flag, metavar=f.name.upper(), default=None)
+    add_param_flags(
+        p, _PARAM_CLASSES, exclude=_DERIVED, labels=_LABELS, defaults=_MEDICAL_DEFAULTS
+    )
     return parser
 
 
@@ -164,7 +182,7 @@ class _Job:
 class _Summary:
     files: int = 0
     streams: int = 0
-    audio_seconds: float = 0.0
+    audio: dict[str, float] = field(default_factory=dict)  # path -> seconds, files done
     errors: int = 0
     done: int = 0
     reconnects: int = 0
@@ -201,12 +219,8 @@ def _raw_for(path: str, raw: RawFormat | None) -> RawFormat | None:
     return raw
 
 
-def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in _stream_param_fields():
-        value = getattr(args, f.name, None)
-        if value is not None:
-            out[f.name] = value
+def _extra_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    out = param_values(args, cls)
     if not any(
         k in out for k in ("language_code", "identify_language", "identify_multiple_languages")
     ):
@@ -217,14 +231,12 @@ def _extra_params(args: argparse.Namespace) -> dict[str, Any]:
 def _params_for(
     args: argparse.Namespace, rate: int, channels: int
 ) -> tuple[Params, ConfigurationEvent | None]:
-    extra = _extra_params(args)
     if args.call_analytics:
         if channels != 2:
             raise ScribewireError(
                 f"--call-analytics needs a stereo file, this one has {channels} channel(s)"
             )
-        allowed = {f.name for f in dataclasses.fields(CallAnalyticsParams)}
-        kwargs = {k: v for k, v in extra.items() if k in allowed}
+        kwargs = _extra_params(args, CallAnalyticsParams)
         agent = args.agent_channel
         config = ConfigurationEvent(
             channel_definitions=(
@@ -237,19 +249,28 @@ def _params_for(
         {"enable_channel_identification": True, "number_of_channels": 2} if channels == 2 else {}
     )
     if args.medical:
-        allowed = {f.name for f in dataclasses.fields(MedicalStreamParams)}
-        kwargs = {k: v for k, v in extra.items() if k in allowed}
-        return (
-            MedicalStreamParams(
-                sample_rate=rate,
-                specialty=args.specialty,
-                type=args.medical_type,
-                **kwargs,
-                **ident,
-            ),
-            None,
-        )
-    return StreamParams(sample_rate=rate, **extra, **ident), None
+        kwargs = {**_MEDICAL_DEFAULTS, **_extra_params(args, MedicalStreamParams)}
+        return MedicalStreamParams(sample_rate=rate, **kwargs, **ident), None
+    return StreamParams(sample_rate=rate, **_extra_params(args, StreamParams), **ident), None
+
+
+def _check_params(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every parameter rule that does not depend on a file, as a usage error (exit 2)."""
+    if args.medical and args.call_analytics:
+        parser.error("--medical and --call-analytics exclude each other")
+    cls: type[StreamParams | MedicalStreamParams | CallAnalyticsParams] = StreamParams
+    if args.medical:
+        cls = MedicalStreamParams
+    elif args.call_analytics:
+        cls = CallAnalyticsParams
+    names = [f.name for c in _PARAM_CLASSES for f in c.fields() if f.name not in _DERIVED]
+    foreign = foreign_flags(args, dict.fromkeys(names), cls)
+    if foreign:
+        parser.error(f"{', '.join(foreign)}: not a parameter of {cls.operation.value}")
+    try:
+        _params_for(args, 16_000, 2 if args.call_analytics else 1)
+    except ScribewireError as exc:
+        parser.error(describe_error(exc))
 
 
 def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_Job]:
@@ -270,44 +291,6 @@ def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_J
     return [_Job(path, name, None, params, config, duration)]
 
 
-# --------------------------------------------------------------------------- display
-
-
-class _Display:
-    """Partials (TTY only) and progress/summary lines on stderr."""
-
-    def __init__(self, err: TextIO, total: int, partials: bool) -> None:
-        self.err = err
-        self.tty = bool(getattr(err, "isatty", lambda: False)())
-        self.partials = partials and self.tty
-        self.total = total
-        self._live = False
-
-    def _clear(self) -> None:
-        if self._live:
-            self.err.write("\r\x1b[K")
-            self._live = False
-
-    def partial(self, source: str, label: str, text: str) -> None:
-        if not self.partials:
-            return
-        width = 100
-        line = f"{source} {label + ': ' if label else ''}{text}"
-        if len(line) > width:
-            line = "…" + line[-(width - 1) :]
-        self.err.write("\r\x1b[K" + line)
-        self.err.flush()
-        self._live = True
-
-    def line(self, text: str) -> None:
-        self._clear()
-        self.err.write(text + "\n")
-        self.err.flush()
-
-    def final_written(self) -> None:
-        self._clear()
-
-
 # --------------------------------------------------------------------------- running
 
 
@@ -315,7 +298,7 @@ async def _transcribe_job(
     client: TranscribeClient,
     job: _Job,
     formatter: Formatter,
-    display: _Display,
+    display: Display,
     raw: RawFormat | None,
 ) -> Stream:
     assert job.params is not None
@@ -325,9 +308,9 @@ async def _transcribe_job(
     def show(event: Event) -> None:
         for seg in segments(event, job.name):
             if seg.is_partial:
-                display.partial(job.name, seg.label, seg.text)
+                display.partial(job, seg.label, seg.text, seg.end)
             else:
-                display.final_written()
+                display.final(job, seg.end)
                 formatter.write(seg)
 
     formatter.begin(job.name)
@@ -379,7 +362,7 @@ async def _run_jobs(
     jobs: list[_Job],
     client_options: dict[str, Any],
     formatters: Iterator[tuple[_Job, Formatter]] | list[tuple[_Job, Formatter]],
-    display: _Display,
+    display: Display,
     summary: _Summary,
     raw: RawFormat | None,
 ) -> None:
@@ -388,28 +371,20 @@ async def _run_jobs(
     )
     limit = asyncio.Semaphore(max(1, args.concurrency))
 
-    finished = 0  # streams ended, with or without an error: the progress numerator
-
     async def one(job: _Job, formatter: Formatter) -> None:
-        nonlocal finished
         async with limit:
+            display.started(job)
             try:
                 stream = await _transcribe_job(client, job, formatter, display, raw)
                 summary.reconnects += stream.supervisor.reconnects
                 summary.dropped_seconds += stream.ledger.dropped_seconds
             except (ScribewireError, OSError, ValueError) as exc:
-                finished += 1
                 summary.errors += 1
-                display.line(f"scribewire: error: {job.name}: {_error_text(exc)}")
+                display.finished(job, _error_text(exc))
                 return
-            finished += 1
             summary.done += 1
-            summary.audio_seconds += job.audio_seconds
-            if display.total > 1:
-                display.line(
-                    f"scribewire: [{finished}/{display.total}] {job.name} "
-                    f"({job.audio_seconds:.1f} s)"
-                )
+            summary.audio.setdefault(job.path, job.audio_seconds)  # once per file
+            display.finished(job)
 
     await asyncio.gather(*(one(job, fmt) for job, fmt in formatters))
 
@@ -445,6 +420,7 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
                     ) from None
             else:
                 return {"region": args.region, "profile": args.profile}
+        require_recognizer(args.recognizer)
         from ..server import LocalTranscribeService
 
         svc = LocalTranscribeService(
@@ -478,6 +454,7 @@ def transcribe_main(
         raw = _raw_format(args.raw_format)
     except (ScribewireError, ValueError) as exc:
         parser.error(str(exc))
+    _check_params(subparser(parser, "transcribe"), args)
     log_stack = contextlib.ExitStack()
     with log_stack:
         _setup_logging(args.verbose, err, log_stack)
@@ -501,8 +478,9 @@ def _transcribe(
             summary.errors += 1
             err.write(f"scribewire: error: {path}: {_error_text(exc)}\n")
     summary.streams = len(jobs)
-    display = _Display(err, len(jobs), partials=not args.no_partials)
+    display = make_display(err, jobs, partials=not args.no_partials, speed=args.speed)
     exit_stack = contextlib.ExitStack()
+    exit_stack.callback(display.close)
     per_file = args.format in ("srt", "vtt") and args.out and len(jobs) > 1
     if per_file:
         folder = Path(args.out)
@@ -516,7 +494,7 @@ def _transcribe(
             pairs.append((job, make_formatter(args.format, f)))
         closers = [fmt for _, fmt in pairs]
     else:
-        target: TextIO = out
+        target: TextIO = display.stdout(out)
         if args.out:
             target = exit_stack.enter_context(open(args.out, "w", encoding="utf-8"))
         shared = make_formatter(args.format, target, show_source=len(jobs) > 1)
@@ -546,10 +524,11 @@ def _transcribe(
     if summary.fatal:
         return 1
     wall = time.monotonic() - summary.started
-    rtf = summary.audio_seconds / wall if wall > 0 else math.inf
+    audio = sum(summary.audio.values())
+    rtf = audio / wall if wall > 0 else math.inf
     display.line(
         f"scribewire: {summary.files} file(s), {summary.streams} stream(s), "
-        f"{summary.audio_seconds:.1f} s of audio in {wall:.1f} s ({rtf:.1f}x real time), "
+        f"{audio:.1f} s of audio in {wall:.1f} s ({rtf:.2f}x real time), "
         f"{summary.errors} error(s)"
         + (f", {summary.reconnects} reconnect(s)" if summary.reconnects else "")
         + (

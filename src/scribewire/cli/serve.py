@@ -20,6 +20,7 @@ from ..redact import install_log_redaction
 from ..server.recognizers import RECOGNIZERS, ReplayScript
 from ..server.service import LocalTranscribeService
 from ..transcribe.credentials import Credentials
+from .local import require_recognizer
 
 __all__ = ["build_parser", "serve_main"]
 
@@ -65,6 +66,7 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
 
 
 def _service(args: argparse.Namespace) -> LocalTranscribeService:
+    require_recognizer(args.recognizer)
     credentials = None
     if args.access_key_id or args.secret_access_key:
         if not (args.access_key_id and args.secret_access_key):
@@ -119,6 +121,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
 
     Raises:
         ParameterError: inconsistent arguments (also reported by ``cli.py``).
+        LocalServiceUnavailable: the recognizer's extra is not installed.
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)

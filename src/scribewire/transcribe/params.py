@@ -8,6 +8,10 @@ lengths and mutual exclusions. A violation raises ``ParameterError`` naming the 
 parameter, the value and the rule. ``to_query()`` gives the wire form (booleans
 ``true``/``false``); ``from_query()`` parses it back with the same rules (server side).
 
+Each field carries its one-line help and its choices in the dataclass field metadata;
+``fields()`` gives them per class as :class:`FieldSpec` records, from which the command
+line builds its flags (``scribewire.cli.flags``).
+
 Sources: the Smithy model of transcribe-streaming (2025-04 snapshot, MODEL) as
 summarised in protocol.md §3.3, and the checks of §6.1.6.
 """
@@ -18,7 +22,7 @@ import dataclasses
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..errors import ParameterError
 from .limits import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
@@ -29,6 +33,7 @@ __all__ = [
     "MEDIA_ENCODINGS",
     "PII_ENTITY_TYPES",
     "CallAnalyticsParams",
+    "FieldSpec",
     "MedicalStreamParams",
     "Operation",
     "StreamParams",
@@ -83,6 +88,51 @@ _DIGITS_RE = re.compile(r"[0-9]{1,9}\Z")  # at most 9 digits: int() stays cheap
 
 #: Query parameters accepted on any path although no operation models them (JS v3 SDK).
 TOLERATED_PARAMETERS = frozenset({"user-agent"})
+
+
+class FieldSpec(NamedTuple):
+    """One parameter of an operation, for building command-line flags (``fields()``).
+
+    Attributes:
+        name: the attribute name (the wire name with ``-`` for ``_``).
+        type: ``"bool"``, ``"int"``, ``"str"`` or ``"list[str]"`` (comma-separated).
+        default: the value when not given (None: not sent).
+        choices: the allowed values (for ``list[str]``: of each item), sorted; or None.
+        help: one line.
+        minimum, maximum: the numeric range (inclusive), or None.
+        required: the operation needs it and the class has no default.
+        metavar: how ``--help`` names the value (None: from the name).
+    """
+
+    name: str
+    type: str
+    default: object
+    choices: tuple[str, ...] | None
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    required: bool = False
+    metavar: str | None = None
+
+
+def _p(
+    help_: str,
+    default: Any = dataclasses.MISSING,
+    *,
+    choices: frozenset[str] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    metavar: str | None = None,
+) -> Any:
+    """A dataclass field carrying its help and choices (read by ``_Base.fields()``)."""
+    meta = {
+        "help": help_,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "metavar": metavar,
+    }
+    return dataclasses.field(default=default, metadata=meta)
 
 
 def _fail(param: str, value: object, rule: str) -> ParameterError:
@@ -216,6 +266,35 @@ class _Base:
 
     # -- public API
 
+    @classmethod
+    def fields(cls) -> tuple[FieldSpec, ...]:
+        """Every parameter of the operation with its type, default, choices and help."""
+        out = []
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            kind = "str"
+            if f.name in cls._BOOLS:
+                kind = "bool"
+            elif f.name in cls._INTS:
+                kind = "int"
+            elif f.name in cls._LISTS:
+                kind = "list[str]"
+            choices = f.metadata.get("choices")
+            required = f.default is dataclasses.MISSING
+            out.append(
+                FieldSpec(
+                    name=f.name,
+                    type=kind,
+                    default=None if required else f.default,
+                    choices=None if choices is None else tuple(sorted(choices)),
+                    help=f.metadata.get("help", ""),
+                    minimum=f.metadata.get("minimum"),
+                    maximum=f.metadata.get("maximum"),
+                    required=required,
+                    metavar=f.metadata.get("metavar"),
+                )
+            )
+        return tuple(out)
+
     @property
     def channels(self) -> int:
         """Audio channels: 2 with channel identification, else 1."""
@@ -310,28 +389,63 @@ class StreamParams(_Base):
         {"language_options", "pii_entity_types", "vocabulary_names", "vocabulary_filter_names"}
     )
 
-    sample_rate: int
-    media_encoding: str = "pcm"
-    language_code: str | None = None
-    identify_language: bool = False
-    identify_multiple_languages: bool = False
-    language_options: str | None = None
-    preferred_language: str | None = None
-    vocabulary_name: str | None = None
-    vocabulary_names: str | None = None
-    vocabulary_filter_name: str | None = None
-    vocabulary_filter_names: str | None = None
-    vocabulary_filter_method: str | None = None
-    session_id: str | None = None
-    show_speaker_label: bool = False
-    enable_channel_identification: bool = False
-    number_of_channels: int | None = None
-    enable_partial_results_stabilization: bool = False
-    partial_results_stability: str | None = None
-    content_identification_type: str | None = None
-    content_redaction_type: str | None = None
-    pii_entity_types: str | None = None
-    language_model_name: str | None = None
+    sample_rate: int = _p(
+        "sample rate of the audio, Hz", minimum=MIN_SAMPLE_RATE, maximum=MAX_SAMPLE_RATE
+    )
+    media_encoding: str = _p("encoding of the audio", "pcm", choices=MEDIA_ENCODINGS)
+    language_code: str | None = _p("language of the audio", None, choices=LANGUAGE_CODES)
+    identify_language: bool = _p(
+        "identify the language of the stream among --language-options", False
+    )
+    identify_multiple_languages: bool = _p(
+        "identify every language spoken, among --language-options", False
+    )
+    language_options: str | None = _p(
+        "candidate languages for identification, comma-separated (two or more)",
+        None,
+        choices=LANGUAGE_CODES,
+        metavar="CODE",
+    )
+    preferred_language: str | None = _p(
+        "the likeliest of --language-options", None, choices=LANGUAGE_CODES, metavar="CODE"
+    )
+    vocabulary_name: str | None = _p("custom vocabulary to apply", None)
+    vocabulary_names: str | None = _p(
+        "custom vocabularies, comma-separated (with identification)", None
+    )
+    vocabulary_filter_name: str | None = _p("vocabulary filter to apply", None)
+    vocabulary_filter_names: str | None = _p(
+        "vocabulary filters, comma-separated (with identification)", None
+    )
+    vocabulary_filter_method: str | None = _p(
+        "what the filter does to a match", None, choices=VOCABULARY_FILTER_METHODS
+    )
+    session_id: str | None = _p("session id, a UUID (default: the service picks one)", None)
+    show_speaker_label: bool = _p("label the speakers (diarization)", False)
+    enable_channel_identification: bool = _p("transcribe each of two channels on its own", False)
+    number_of_channels: int | None = _p(
+        "channels with channel identification", None, minimum=2, maximum=2
+    )
+    enable_partial_results_stabilization: bool = _p(
+        "stabilize partial results: fewer rewrites", False
+    )
+    partial_results_stability: str | None = _p(
+        "stabilization level (with --enable-partial-results-stabilization)",
+        None,
+        choices=STABILITY_LEVELS,
+    )
+    content_identification_type: str | None = _p(
+        "identify sensitive entities: PII (PHI on the medical path)",
+        None,
+        choices=frozenset({"PII"}),
+    )
+    content_redaction_type: str | None = _p(
+        "redact personal information", None, choices=frozenset({"PII"})
+    )
+    pii_entity_types: str | None = _p(
+        "PII types to identify or redact, comma-separated", None, choices=PII_ENTITY_TYPES
+    )
+    language_model_name: str | None = _p("custom language model to apply", None)
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -456,17 +570,25 @@ class MedicalStreamParams(_Base):
         {"show_speaker_label", "enable_channel_identification"}
     )
 
-    sample_rate: int
-    specialty: str
-    type: str
-    language_code: str
-    media_encoding: str = "pcm"
-    vocabulary_name: str | None = None
-    session_id: str | None = None
-    show_speaker_label: bool = False
-    enable_channel_identification: bool = False
-    number_of_channels: int | None = None
-    content_identification_type: str | None = None
+    sample_rate: int = _p(
+        "sample rate of the audio, Hz", minimum=MIN_SAMPLE_RATE, maximum=MAX_SAMPLE_RATE
+    )
+    specialty: str = _p("medical specialty", choices=MEDICAL_SPECIALTIES)
+    type: str = _p("medical audio type", choices=MEDICAL_TYPES)
+    language_code: str = _p("language of the audio", choices=MEDICAL_LANGUAGE_CODES)
+    media_encoding: str = _p("encoding of the audio", "pcm", choices=MEDIA_ENCODINGS)
+    vocabulary_name: str | None = _p("custom vocabulary to apply", None)
+    session_id: str | None = _p("session id, a UUID (default: the service picks one)", None)
+    show_speaker_label: bool = _p("label the speakers (diarization)", False)
+    enable_channel_identification: bool = _p("transcribe each of two channels on its own", False)
+    number_of_channels: int | None = _p(
+        "channels with channel identification", None, minimum=2, maximum=2
+    )
+    content_identification_type: str | None = _p(
+        "identify sensitive entities: PII (PHI on the medical path)",
+        None,
+        choices=frozenset({"PHI"}),
+    )
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -497,19 +619,37 @@ class CallAnalyticsParams(_Base):
     _BOOLS: ClassVar[frozenset[str]] = frozenset({"enable_partial_results_stabilization"})
     _LISTS: ClassVar[frozenset[str]] = frozenset({"pii_entity_types"})
 
-    sample_rate: int
-    language_code: str
-    media_encoding: str = "pcm"
-    vocabulary_name: str | None = None
-    session_id: str | None = None
-    vocabulary_filter_name: str | None = None
-    vocabulary_filter_method: str | None = None
-    language_model_name: str | None = None
-    enable_partial_results_stabilization: bool = False
-    partial_results_stability: str | None = None
-    content_identification_type: str | None = None
-    content_redaction_type: str | None = None
-    pii_entity_types: str | None = None
+    sample_rate: int = _p(
+        "sample rate of the audio, Hz", minimum=MIN_SAMPLE_RATE, maximum=MAX_SAMPLE_RATE
+    )
+    language_code: str = _p("language of the audio", choices=CALL_ANALYTICS_LANGUAGE_CODES)
+    media_encoding: str = _p("encoding of the audio", "pcm", choices=MEDIA_ENCODINGS)
+    vocabulary_name: str | None = _p("custom vocabulary to apply", None)
+    session_id: str | None = _p("session id, a UUID (default: the service picks one)", None)
+    vocabulary_filter_name: str | None = _p("vocabulary filter to apply", None)
+    vocabulary_filter_method: str | None = _p(
+        "what the filter does to a match", None, choices=VOCABULARY_FILTER_METHODS
+    )
+    language_model_name: str | None = _p("custom language model to apply", None)
+    enable_partial_results_stabilization: bool = _p(
+        "stabilize partial results: fewer rewrites", False
+    )
+    partial_results_stability: str | None = _p(
+        "stabilization level (with --enable-partial-results-stabilization)",
+        None,
+        choices=STABILITY_LEVELS,
+    )
+    content_identification_type: str | None = _p(
+        "identify sensitive entities: PII (PHI on the medical path)",
+        None,
+        choices=frozenset({"PII"}),
+    )
+    content_redaction_type: str | None = _p(
+        "redact personal information", None, choices=frozenset({"PII"})
+    )
+    pii_entity_types: str | None = _p(
+        "PII types to identify or redact, comma-separated", None, choices=PII_ENTITY_TYPES
+    )
 
     def __post_init__(self) -> None:
         self._check_types()
