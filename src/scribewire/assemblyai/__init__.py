@@ -1,0 +1,1 @@
+"""AssemblyAI Universal-Streaming v3: the sans-I/O protocol layer (assemblyai.md)."""
