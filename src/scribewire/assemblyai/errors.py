@@ -35,7 +35,8 @@
         └── TokenServiceError     retryable 5xx
     InvalidEventPayload (scribewire.errors, a ProtocolError)
     ├── MalformedMessage                   a server message that is not a JSON object
-    └── InvalidMessageSchema               a known message type with wrong fields
+    ├── InvalidMessageSchema               a known message type with wrong fields
+    └── InvalidClientMessage               (server side) a client text message breaking §3.2
     UnexpectedMessage (scribewire.errors, a ProtocolError)
     ├── UnexpectedBinaryMessage            a binary WebSocket message from the server
     └── OutOfOrderMessage                  a message the session's state does not allow
@@ -67,6 +68,7 @@ __all__ = [
     "AudioTooSmall",
     "InputValidationError",
     "InsufficientFunds",
+    "InvalidClientMessage",
     "InvalidJSONError",
     "InvalidMessageSchema",
     "InvalidSampleRate",
@@ -439,6 +441,20 @@ class MalformedMessage(InvalidEventPayload):
 
 class InvalidMessageSchema(InvalidEventPayload):
     """A server message of a known ``type`` whose fields break its schema (§4)."""
+
+
+class InvalidClientMessage(InvalidEventPayload):
+    """(Server side) a client text message that is not a known control message (§3.2).
+
+    Attributes:
+        reason: the 3006 close reason to answer with (``Invalid JSON: ...``,
+            ``Invalid Message Type: ...`` or ``Invalid Message: ...``, §5.1).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.remote = True
 
 
 class UnexpectedBinaryMessage(UnexpectedMessage):
