@@ -10,7 +10,11 @@ import pytest
 
 from scribewire.assemblyai import events as ev
 from scribewire.assemblyai import messages as msg
-from scribewire.assemblyai.errors import InvalidClientMessage, InvalidMessageSchema, MalformedMessage
+from scribewire.assemblyai.errors import (
+    InvalidClientMessage,
+    InvalidMessageSchema,
+    MalformedMessage,
+)
 from scribewire.wsframe import ClientFramer
 
 # the wire shapes of §4 (examples from the reference, plus each optional field)
