@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from scribewire.assemblyai import auth  # noqa: E402
+from scribewire.assemblyai.errors import InvalidMessageSchema  # noqa: E402
 from scribewire.assemblyai.events import (  # noqa: E402
     Begin,
     ErrorMessage,
@@ -42,7 +43,6 @@ from scribewire.assemblyai.events import (  # noqa: E402
     WarningMessage,
     decode_message,
 )
-from scribewire.assemblyai.errors import InvalidMessageSchema  # noqa: E402
 from scribewire.assemblyai.messages import decode_client_message  # noqa: E402
 from scribewire.assemblyai.params import FIELDS, PII_POLICIES, StreamingParams, model_family  # noqa: E402
 from scribewire.assemblyai.server_session import (  # noqa: E402
