@@ -76,6 +76,7 @@ def test_wrong_path_is_404() -> None:
     srv = server(path="/v2/realtime/ws")
     assert srv.http_response is not None and srv.http_response.status == 404
     assert srv.data_to_send() == [] and srv.state is ServerState.CLOSED
+    assert srv.api_version is None and srv.params is None and srv.next_deadline() is None
 
 
 def test_begin_first() -> None:

@@ -74,6 +74,23 @@ def opened(**kw: object) -> AssemblyAISession:
     return s
 
 
+def test_provider_neutral_interface() -> None:
+    # the members of the session Protocol shared with TranscribeSession (streaming/session.py)
+    import inspect
+
+    s = AssemblyAISession(StreamingParams(encoding="pcm_mulaw", sample_rate=8000))
+    for name in ("bytes_per_frame", "chunk_bytes", "buffered_bytes", "audio_bytes_sent"):
+        assert isinstance(getattr(s, name), int), name
+    assert (s.bytes_per_frame, s.chunk_bytes, s.buffered_bytes, s.audio_bytes_sent) == (1, 800, 0, 0)
+    assert s.state is SessionState.OPEN and s.error is None
+    for name, params in (("send_audio", ["audio"]), ("end_of_stream", []), ("force_endpoint", []),
+                         ("receive_message", ["data"]), ("receive_close", ["code", "reason"]), ("close", []),
+                         ("request_url", ["host", "token"]), ("request_headers", ["credential", "user_agent", "version"])):
+        assert list(inspect.signature(getattr(s, name)).parameters) == params, name
+    assert inspect.signature(s.update_configuration).parameters["fields"].kind is inspect.Parameter.VAR_KEYWORD
+    assert [m.value for m in SessionState] == ["open", "ending", "closed"]
+
+
 # ---------------------------------------------------------------- framing the audio
 
 

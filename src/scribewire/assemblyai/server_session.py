@@ -330,6 +330,8 @@ class AssemblyAIServerSession:
         #: The first error sent (code, text), if any.
         self.error: CloseDecision | None = None
         self.credential: Credential | None = None
+        #: The client's ``AssemblyAI-Version`` header, if any (§1.2).
+        self.api_version: str | None = None
         self.params: StreamingParams | None = None
         self.expires_at = 0
         self.audio_nbytes = 0
