@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -214,17 +215,22 @@ async def _cut_file_stream(svc: LocalTranscribeService, path: Path, at: float, p
 
 
 def aio_long(fn: Any) -> Any:
-    """``aio`` with room for three real recognitions of a 35 s clip (bounded: 240 s)."""
+    """``aio`` with room for three real recognitions of a 35 s clip (bounded: 600 s)."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 240))
+        asyncio.run(asyncio.wait_for(fn(*args, **kwargs), 600))
 
     return wrapper
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    bool(os.environ.get("SCRIBEWIRE_NO_EXTENSIONS")),
+    reason="three real recognitions (~1 min of CPU): run once, on the native kernels; the "
+    "replay path above the kernels is the same code for both twins",
+)
 @aio_long
 async def test_file_stream_loses_nothing_after_a_cut(shared_dir: Path) -> None:
     path = shared_dir / "audio" / OSR

@@ -221,6 +221,7 @@ def _raw_for(path: str, raw: RawFormat | None) -> RawFormat | None:
 
 def _extra_params(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     out = param_values(args, cls)
+    out.pop("sample_rate", None)  # the stream's rate is decided per file (--sample-rate)
     if not any(
         k in out for k in ("language_code", "identify_language", "identify_multiple_languages")
     ):
@@ -250,8 +251,9 @@ def _params_for(
     )
     if args.medical:
         kwargs = {**_MEDICAL_DEFAULTS, **_extra_params(args, MedicalStreamParams)}
-        return MedicalStreamParams(sample_rate=rate, **kwargs, **ident), None
-    return StreamParams(sample_rate=rate, **_extra_params(args, StreamParams), **ident), None
+        return MedicalStreamParams(sample_rate=rate, **{**kwargs, **ident}), None
+    kwargs = {**_extra_params(args, StreamParams), **ident}
+    return StreamParams(sample_rate=rate, **kwargs), None
 
 
 def _check_params(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
