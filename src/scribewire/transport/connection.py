@@ -25,6 +25,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.protocol import State
 
 from ..errors import ConnectionClosed, HandshakeRejected
+from ..redact import install_log_redaction
 
 __all__ = ["Connection", "ConnectionOwner", "open_connection"]
 
@@ -130,6 +131,7 @@ async def open_connection(
         HandshakeRejected: the upgrade was refused with an HTTP status.
         ConnectionClosed: unreachable, refused, timed out, or a malformed upgrade.
     """
+    install_log_redaction()  # websockets' DEBUG lines carry the presigned URL: mask it
     try:
         conn = await connect(
             url,
