@@ -30,7 +30,7 @@ from typing import Any
 
 from .errors import AudioFormatError, ParameterError
 from .media.files import AudioSource, open_audio, read_range
-from .streaming.replay import AudioLedger
+from .streaming.replay import AudioLedger, Refetch
 from .streaming.session import ProviderSession
 from .transcribe.ack import TranscribeAck
 from .transcribe.credentials import Credentials
@@ -41,7 +41,8 @@ from .transcribe.session import TranscribeSession
 from .transport import pacing as _pacing
 from .transport.connection import Connection, open_connection
 from .transport.credentials import CredentialCache, CredentialProvider, resolve_region
-from .transport.stream import Stream, StreamOptions
+from .transport.options import StreamOptions
+from .transport.stream import Stream
 from .wsframe import ClientFramer
 
 __all__ = [
@@ -218,7 +219,7 @@ class TranscribeClient:
         params: Params,
         *,
         configuration: ConfigurationEvent | None = None,
-        refetch: Callable[[int, int], bytes] | None = None,
+        refetch: Refetch | None = None,
     ) -> Stream:
         """A stream for ``params``; use it as ``async with client.stream(params) as s:``.
 

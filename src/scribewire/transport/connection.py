@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
@@ -113,7 +113,6 @@ async def open_connection(
     write_limit: int,
     user_agent: str,
     max_queue: int = 16,
-    redact: Any = None,
 ) -> Connection:
     """Open a WebSocket to ``url``.
 
@@ -125,7 +124,6 @@ async def open_connection(
         user_agent: the ``User-Agent`` header.
         max_queue: messages ``websockets`` buffers before it stops reading the socket
             (TCP backpressure to the peer).
-        redact: ``str -> str`` applied to a refused upgrade's body (credentials out).
 
     Raises:
         HandshakeRejected: the upgrade was refused with an HTTP status.
@@ -150,8 +148,6 @@ async def open_connection(
     except InvalidStatus as exc:
         response = exc.response
         body = bytes(response.body or b"").decode("utf-8", "replace")[:500]
-        if redact is not None:
-            body = redact(body)
         raise HandshakeRejected(response.status_code, body) from None
     except InvalidHandshake as exc:
         raise ConnectionClosed(None, f"WebSocket upgrade failed: {type(exc).__name__}") from None
