@@ -142,6 +142,7 @@ def test_eta_extrapolates_the_audio_transcribed() -> None:
 def test_fit_counts_cells() -> None:
     assert progress.fit("abcdef", 4) == "abc…"
     assert progress.fit("abcdef", 4, keep="tail") == "…def"
+    assert progress.fit("ps_librivox_sense_and_sensibility_0870.wav", 24, keep="ends") == "ps_librivox…ity_0870.wav"
     assert progress.cells("日本語") == 6 and progress.cells(progress.fit("日本語です", 5)) <= 5
 
 

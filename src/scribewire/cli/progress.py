@@ -61,12 +61,16 @@ def cells(text: str) -> int:
 
 
 def fit(text: str, width: int, *, keep: str = "head", ellipsis: str = "…") -> str:
-    """``text`` cut to at most ``width`` cells: its head (or its tail) with an ellipsis."""
+    """``text`` cut to at most ``width`` cells, with an ellipsis: its head, its tail, or
+    (``keep="ends"``) both ends, which keeps file names that share a prefix apart."""
     if cells(text) <= width:
         return text
     if width <= len(ellipsis):
         return ellipsis[:width]
     room = width - cells(ellipsis)
+    if keep == "ends":
+        tail = fit(text, (room + 1) // 2 + cells(ellipsis), keep="tail", ellipsis=ellipsis)
+        return fit(text, room // 2 + cells(ellipsis), ellipsis=ellipsis) + tail[len(ellipsis) :]
     out: list[str] = []
     used = 0
     for ch in text if keep == "head" else reversed(text):
@@ -157,7 +161,7 @@ class _Model:
         name_w = min(24, max([cells(s.job.name) for s in shown] or [0]), max(1, width // 3))
         rows = []
         for s in sorted(shown, key=lambda s: s.started):
-            name = fit(s.job.name, name_w, ellipsis=ell)
+            name = fit(s.job.name, name_w, keep="ends", ellipsis=ell)
             name += " " * (name_w - cells(name))
             pos = min(s.job.audio_seconds, max((now - s.started) * self.speed, s.heard))
             head = fit(f"{name} {pos:6.1f}/{s.job.audio_seconds:.1f}s ", width, ellipsis=ell)
