@@ -448,6 +448,7 @@ class PacedWriter(Pacer):
         self._head = 0
 
     def _compact(self) -> int:
+        """Drop the popped entries once they are all or at least half of the list."""
         n = len(self._queue)
         if self._head == n:
             del self._queue[:]
@@ -503,7 +504,8 @@ class PacedWriter(Pacer):
                 next_due += step
                 if self._head == len(queue) or next_due > now or not self._writable:
                     break
-            self._compact()
+            if self._head >= 64 or self._head == len(queue):
+                self._compact()
             self._next_due = next_due
             self._counter.value += sent
             left = len(queue) - self._head
