@@ -35,7 +35,9 @@ burst of N messages every 100 ms), lets them run ``warmup`` seconds, then counts
 AudioEvents written and the process CPU time (user + system, ``time.process_time``)
 over ``window`` seconds.
 The default warm-up (``WARMUP``, 12 s) outlasts the first fill of each scribewire
-stream's replay ring (``max_replay_seconds``, 10 s by default): the sink never sends a
+stream's replay ring, bounded here at ``REPLAY_NBYTES`` (10 s of 16 kHz audio; the
+client's default bound is 1 MiB, 33 s, which a 12 s warm-up would not fill, so the window
+would count first-touch page faults instead of the steady state): the sink never sends a
 result, so no audio is ever acknowledged and every ring grows to its bound, touching
 its pages once (about 80 page faults per stream, once in the stream's life, not per
 message). ``--warmup 2`` shows that start-up phase inside the window.
@@ -71,6 +73,8 @@ __all__ = ["LoadResult", "measure", "measure_in_subprocess", "run_sink"]
 CHUNK_SECONDS = 0.1
 WARMUP = 12.0  # seconds before the window: past the replay rings' first fill
 SAMPLE_RATE = 16_000
+#: each scribewire stream's replay bound: 10 s of audio, filled within the warm-up
+REPLAY_NBYTES = SAMPLE_RATE * 2 * 10
 CHUNK_NBYTES = int(SAMPLE_RATE * CHUNK_SECONDS) * 2  # 3,200 B of 16-bit mono PCM
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 KINDS = ("scribewire", "scribewire-py", "floor", "baseline")
@@ -245,6 +249,7 @@ async def _scribewire(port: int, streams: int, stagger: bool = True, twin: str =
         region="us-east-1",
         credentials=Credentials("AKIDBENCHMARK", "bench-secret-not-used"),
         keepalive_after=None,  # no silence while the other streams connect; all are fed
+        max_replay_nbytes=REPLAY_NBYTES,
     )
     params = StreamParams(language_code="en-US", sample_rate=SAMPLE_RATE)
     audio = bytes(CHUNK_NBYTES * 600)  # 60 s per send: the stream's buffer paces it

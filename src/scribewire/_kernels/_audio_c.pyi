@@ -5,8 +5,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from ._audio_py import SoxrStream as SoxrStream
 
-__all__ = [
-    "GIL_RELEASE_NBYTES",
+__all__ = [  # GIL_RELEASE_NBYTES: a native-only extra
     "SoxrStream",
     "alaw_decode",
     "alaw_encode",

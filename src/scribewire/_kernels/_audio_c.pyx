@@ -8,7 +8,8 @@ even that), checked once, and the C loop runs with the GIL released for inputs o
 
 from cpython.buffer cimport (
     PyBUF_C_CONTIGUOUS,
-    PyBUF_FORMAT,
+    PyBUF_RECORDS_RO,
+    PyBuffer_IsContiguous,
     PyBuffer_Release,
     PyObject_GetBuffer,
 )
@@ -80,8 +81,7 @@ cdef extern from "soxr_dl.h" nogil:
     const char *sw_soxr_load(const char *path, sw_soxr_api *api)
 
 
-__all__ = [
-    "GIL_RELEASE_NBYTES",
+__all__ = [  # GIL_RELEASE_NBYTES: a native-only extra
     "SoxrStream",
     "alaw_decode",
     "alaw_encode",
@@ -150,10 +150,11 @@ cdef int _acquire(object data, Py_buffer *view, int code, int width, str name,
                   Py_ssize_t index=-1) except -1:
     """Get a C-contiguous buffer; check its items (``code``, or ``width`` bytes if code < 0).
 
-    Errors name the argument ``name`` (``name[index]`` for index >= 0).
+    Checked in the pure twin's order (``_buffers.byte_view``): a buffer, its items, then
+    C-contiguous. Errors name the argument ``name`` (``name[index]`` for index >= 0).
     """
     try:
-        PyObject_GetBuffer(data, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        PyObject_GetBuffer(data, view, PyBUF_RECORDS_RO)
     except TypeError:
         name = _label(name, index)
         what = _WHAT.get(code, "bytes-like")
@@ -178,6 +179,9 @@ cdef int _acquire(object data, Py_buffer *view, int code, int width, str name,
         raise AudioTypeError(
             f"{name} has {itemsize}-byte items; expected bytes or {width}-byte samples"
         )
+    if not PyBuffer_IsContiguous(view, b'C'):
+        PyBuffer_Release(view)
+        raise AudioFormatError(f"{_label(name, index)} must be C-contiguous")
     return 0
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "INT16_FORMATS",
     "acquire",
     "byte_view",
+    "contiguous_bytes",
     "flat_bytes",
 ]
 
@@ -57,6 +58,22 @@ def flat_bytes(m: memoryview) -> memoryview:
     if m.nbytes == 0:
         return memoryview(b"")
     return m.cast("B")
+
+
+def contiguous_bytes(data: object, name: str) -> memoryview:
+    """A flat unsigned-byte view of any C-contiguous buffer, for the protocol kernels.
+
+    The pure event-stream and WebSocket twins take payloads through this; their native
+    twins (``_bufview.pxd``) raise the same errors. A zero-size buffer of any shape is an
+    empty payload.
+
+    Raises:
+        TypeError: ``data`` is not a buffer, or not C-contiguous.
+    """
+    m = memoryview(data)  # type: ignore[arg-type]  # TypeError: not a buffer
+    if not m.c_contiguous:
+        raise TypeError(f"{name} must be a C-contiguous buffer")
+    return flat_bytes(m)
 
 
 def byte_view(

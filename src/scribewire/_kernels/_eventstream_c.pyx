@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Mapping
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+
+from scribewire._kernels._bufview cimport get_contiguous
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_Contains, PyDict_GetItem, PyDict_SetItem
 from cpython.list cimport PyList_Append
@@ -329,7 +331,7 @@ def encode_message(headers, payload=b""):
     """
     cdef _Writer hdr = _encode_headers(headers)
     cdef Py_buffer view
-    PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+    get_contiguous(payload, &view, "payload")
     try:
         return _frame(hdr.buf, hdr.len, <const uint8_t *>view.buf, view.len)
     finally:
@@ -363,7 +365,7 @@ def encode_audio_event(audio):
         MessageTooLarge: more than 24 MiB of audio.
     """
     cdef Py_buffer view
-    PyObject_GetBuffer(audio, &view, PyBUF_SIMPLE)
+    get_contiguous(audio, &view, "audio")
     try:
         return _frame(_AUDIO_P, _AUDIO_N, <const uint8_t *>view.buf, view.len)
     finally:
@@ -390,7 +392,7 @@ def encode_audio_events(audio, Py_ssize_t nbytes):
     cdef list out = []
     cdef Py_ssize_t i, n
     cdef const uint8_t *p
-    PyObject_GetBuffer(audio, &view, PyBUF_SIMPLE)
+    get_contiguous(audio, &view, "audio")
     try:
         p = <const uint8_t *>view.buf
         i = 0
@@ -772,7 +774,7 @@ cdef class EventStreamDecoder:
         cdef Py_buffer view
         cdef const uint8_t *p
         cdef Py_ssize_t n, take, total
-        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        get_contiguous(data, &view, "data")
         self._feeding = True
         try:
             p = <const uint8_t *>view.buf

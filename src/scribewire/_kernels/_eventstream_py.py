@@ -6,6 +6,7 @@ signatures as the native twin; tested by the same suite.
 
 from __future__ import annotations
 
+import operator
 import struct
 import uuid
 import zlib
@@ -25,6 +26,7 @@ from ..errors import (
     TruncatedHeader,
     UnknownHeaderType,
 )
+from ._buffers import contiguous_bytes
 from ._eventstream_types import (
     DEFAULT_MAX_HEADERS_LENGTH,
     DEFAULT_MAX_PAYLOAD_LENGTH,
@@ -155,7 +157,7 @@ def encode_headers(headers: Headers) -> bytes:
 
 
 def _frame(header_block: bytes, payload: object) -> bytes:
-    view = memoryview(payload).cast("B")  # type: ignore[arg-type]
+    view = contiguous_bytes(payload, "payload")
     if len(header_block) > DEFAULT_MAX_HEADERS_LENGTH:
         raise MessageTooLarge("headers", len(header_block), DEFAULT_MAX_HEADERS_LENGTH)
     if len(view) > DEFAULT_MAX_PAYLOAD_LENGTH:
@@ -225,9 +227,10 @@ def encode_audio_events(audio: object, nbytes: int) -> list[bytes]:
     Raises:
         ValueError: ``nbytes`` < 1.
     """
+    nbytes = operator.index(nbytes)
     if nbytes < 1:
         raise ValueError(f"nbytes must be >= 1, got {nbytes}")
-    view = memoryview(audio).cast("B")  # type: ignore[arg-type]
+    view = contiguous_bytes(audio, "audio")
     return [_frame(AUDIO_EVENT_HEADERS, view[i : i + nbytes]) for i in range(0, len(view), nbytes)]
 
 
@@ -433,7 +436,7 @@ class EventStreamDecoder:
             raise self._failed
         if self._feeding:
             raise ReentrantFeed("EventStreamDecoder fed again from inside one of its handlers")
-        self._buf += memoryview(data).cast("B")  # type: ignore[arg-type]
+        self._buf += contiguous_bytes(data, "data")
         self._feeding = True
         try:
             while True:

@@ -12,14 +12,15 @@ written in place behind the WebSocket header and masked there. Keys come from
 
 import os
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBuffer_Release
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcpy
 
+from scribewire._kernels._bufview cimport get_contiguous
 from scribewire._kernels._crc32 cimport crc32_setup
 
-from scribewire._kernels._eventstream_py import AUDIO_EVENT_HEADERS
+from scribewire._kernels._eventstream_c import AUDIO_EVENT_HEADERS
 from scribewire._kernels._eventstream_types import DEFAULT_MAX_PAYLOAD_LENGTH
 from scribewire.errors import MessageTooLarge
 
@@ -55,13 +56,8 @@ cdef Py_ssize_t _AUDIO_N = PyBytes_GET_SIZE(_AUDIO)
 cdef Py_ssize_t _MAX_PAYLOAD = DEFAULT_MAX_PAYLOAD_LENGTH
 
 
-cdef int _get(object payload, Py_buffer *view) except -1:
-    """A simple (C-contiguous) buffer of ``payload``; TypeError otherwise, as the pure twin."""
-    try:
-        PyObject_GetBuffer(payload, view, PyBUF_SIMPLE)
-    except (BufferError, ValueError):
-        raise TypeError("payload must be a C-contiguous buffer") from None
-    return 0
+cdef inline int _get(object payload, Py_buffer *view) except -1:
+    return get_contiguous(payload, view, "payload")
 
 
 cdef bytes _frame(const uint8_t *p, Py_ssize_t n, const uint8_t *key):

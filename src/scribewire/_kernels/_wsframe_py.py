@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from ._buffers import flat_bytes
+from ._buffers import contiguous_bytes
 from ._eventstream_py import encode_audio_events
 
 __all__ = ["KEY_POOL_NBYTES", "ClientFramer", "encode_binary_frame"]
@@ -33,10 +33,7 @@ _LEN64 = struct.Struct("!BBQ")
 
 
 def _contiguous(payload: object) -> memoryview:
-    m = memoryview(payload)  # type: ignore[arg-type]  # TypeError: not a buffer
-    if not m.c_contiguous:
-        raise TypeError("payload must be a C-contiguous buffer")
-    return flat_bytes(m)
+    return contiguous_bytes(payload, "payload")
 
 
 def _frame(m: memoryview, key: bytes) -> bytes:
