@@ -403,6 +403,43 @@ def test_slow_recognizer_is_not_idle_time() -> None:
     assert stats.finals_sent == 1
 
 
+class _ChattySlow(_Slow):
+    """``_Slow`` that answers every call with a partial result (each one a send)."""
+
+    def accept(self, pcm: bytes, t: float) -> list[Segment]:
+        super().accept(pcm, t)
+        return [Segment(0, 0.0, 0.1, (Word("hello", 0.0, 0.1, 1.0),), True)]
+
+
+def test_client_gone_while_the_recognizer_queue_is_full_frees_the_stream() -> None:
+    # The recognizer holds its first call while the client sends far more than the
+    # worker's queue holds, then the client's connection is aborted (a link cut). The
+    # worker's next send fails and the worker ends; before the fix the reader stayed
+    # blocked on the full queue for ever (no idle timeout: the idle clock is paused while
+    # the queue is full), so the stream never finished and the service could not stop.
+    release, entered = threading.Event(), threading.Event()
+
+    async def main() -> Any:
+        async with LocalTranscribeService(
+            recognizer=lambda rate, ch: _ChattySlow(rate, release, entered), idle_timeout=300
+        ) as svc:
+            ws = await connect(url_for(svc), compression=None, max_size=None)
+            await ws.send(audio_frame(CHUNK))
+            assert await asyncio.to_thread(entered.wait, 30)
+            for _ in range(80):  # more than the worker's queue holds
+                await ws.send(audio_frame(CHUNK))
+            await asyncio.sleep(0.5)  # the service has read what it can
+            ws.transport.abort()
+            release.set()
+            return await svc.wait_finished(1, timeout=30)
+
+    try:
+        (stats,) = run(main())
+    finally:
+        release.set()
+    assert not stats.input_ended
+
+
 # --------------------------------------------------------------------------- 3. handshake
 
 

@@ -621,9 +621,16 @@ class LocalTranscribeService:
             return
         loop = asyncio.get_running_loop()
         session.pause_idle(loop.time())
+        put = loop.create_task(stream.queue.put(item))
+        assert stream.worker is not None  # created with the queue
         try:
-            await stream.queue.put(item)
+            # the worker may end while the queue is full (its client went away, a send
+            # failed): then nothing will ever take from the queue, and the reader goes
+            # back to the socket, which reports how the stream ended
+            await asyncio.wait({put, stream.worker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            if not put.done():
+                put.cancel()
             session.resume_idle(loop.time())
             self._arm_timer(stream)
 
