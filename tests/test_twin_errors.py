@@ -43,10 +43,18 @@ INPUTS: dict[str, object] = {
 
 Call = Callable[[ModuleType, object], Any]
 
+
+def _on_data(fn: str) -> Call:
+    return lambda m, v: getattr(m, fn)(v)
+
+
+def _on_out(fn: str) -> Call:
+    return lambda m, v: getattr(m, fn)(b"\0\0\0\0", out=v)
+
 CALLS: dict[str, dict[str, Call]] = {
     "audio": {
         **{
-            f"{fn}(x)": (lambda fn: lambda m, v: getattr(m, fn)(v))(fn)
+            f"{fn}(x)": _on_data(fn)
             for fn in (
                 "alaw_decode",
                 "alaw_encode",
@@ -57,7 +65,7 @@ CALLS: dict[str, dict[str, Call]] = {
             )
         },
         **{
-            f"{fn}(out=x)": (lambda fn: lambda m, v: getattr(m, fn)(b"\0\0\0\0", out=v))(fn)
+            f"{fn}(out=x)": _on_out(fn)
             for fn in ("alaw_decode", "ulaw_encode", "int16_to_float32", "float32_to_int16")
         },
         "downmix(x, 2)": lambda m, v: m.downmix(v, 2),

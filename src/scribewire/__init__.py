@@ -21,16 +21,23 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .clients import TranscribeClient, TranscribeStream
+    from .clients import AssemblyAIClient, AssemblyAIStream, TranscribeClient, TranscribeStream
 
 __version__ = "0.1.0"
 
-_LAZY = {"TranscribeClient": "clients", "TranscribeStream": "clients"}
+_LAZY = {
+    "AssemblyAIClient": "clients",
+    "AssemblyAIStream": "clients",
+    "TranscribeClient": "clients",
+    "TranscribeStream": "clients",
+}
 
 __all__ = [
     "ProtocolError",
     "ScribewireError",
     "ServiceError",
+    "AssemblyAIClient",
+    "AssemblyAIStream",
     "TranscribeClient",
     "TranscribeStream",
     "__version__",

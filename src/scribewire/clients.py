@@ -28,7 +28,16 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import AudioFormatError, ParameterError
+from .assemblyai.ack import TurnAck
+from .assemblyai.auth import DEFAULT_HOST, ApiKey, TemporaryToken
+from .assemblyai.limits import DEFAULT_CHUNK_SECONDS as AAI_CHUNK_SECONDS
+from .assemblyai.limits import MAX_FRAME_MS as AAI_MAX_FRAME_MS
+from .assemblyai.limits import MAX_SESSION_SECONDS as AAI_MAX_SESSION_SECONDS
+from .assemblyai.limits import MIN_FRAME_MS as AAI_MIN_FRAME_MS
+from .assemblyai.params import StreamingParams
+from .assemblyai.session import AssemblyAISession, ShortTail
+from .audio import ulaw_encode
+from .errors import AudioFormatError, CredentialsError, ParameterError
 from .media.files import AudioSource, open_audio, read_range
 from .streaming.replay import AudioLedger, Refetch
 from .streaming.session import ProviderSession
@@ -46,6 +55,8 @@ from .transport.stream import Stream
 from .wsframe import ClientFramer
 
 __all__ = [
+    "AssemblyAIClient",
+    "AssemblyAIStream",
     "DEFAULT_CHUNK_DURATION",
     "Params",
     "Stream",
@@ -295,42 +306,19 @@ class TranscribeClient:
         *,
         finish: Callable[[], None] | None = None,
     ) -> Stream:
-        """Stream the file ``reopen()`` opens, converted to ``params.sample_rate`` Hz and
-        ``channels`` (``channel`` alone if given), ten AudioEvents' worth per read, then
-        end it; hand each event to ``on_event`` as it arrives. Audio a reconnect needs
-        again is read from the file (``read_range``); ``finish`` is called after the last
-        event. Returns the (ended) stream. Shared by :meth:`transcribe_file` and the CLI."""
-        frames = max(1, round(params.sample_rate * self.chunk_duration)) * 10
-        convert: dict[str, Any] = {
-            "sample_rate": params.sample_rate,
-            "channels": channels,
-            "channel": channel,
-        }
-
-        def refetch(start: int, end: int) -> bytes:
-            return read_range(reopen, frames, start, end, **convert)
-
-        with reopen() as source:
-            if channels > 1 and source.channels != channels and channel is None:
-                raise AudioFormatError(
-                    f"{source.path}: {source.channels} channel(s), but the stream expects "
-                    f"{channels}"
-                )
-            chunks = source.chunks(frames, **convert)
-            stream = self.stream(params, configuration=configuration, refetch=refetch)
-            async with stream:
-                feeder = asyncio.ensure_future(_feed(stream, chunks))
-                try:
-                    async for event in stream:
-                        on_event(event)
-                    await feeder
-                    if finish is not None:
-                        finish()
-                finally:
-                    if not feeder.done():
-                        feeder.cancel()
-                    await asyncio.gather(feeder, return_exceptions=True)
-        return stream
+        """Stream the file ``reopen()`` opens (see :func:`_stream_file`), converted to
+        ``params.sample_rate`` Hz and ``channels`` (``channel`` alone if given). Shared by
+        :meth:`transcribe_file` and the CLI."""
+        return await _stream_file(
+            lambda refetch: self.stream(params, configuration=configuration, refetch=refetch),
+            reopen,
+            sample_rate=params.sample_rate,
+            channels=channels,
+            channel=channel,
+            chunk_duration=self.chunk_duration,
+            on_event=on_event,
+            finish=finish,
+        )
 
     async def _connect(self, session: TranscribeSession) -> Connection:
         """Credentials (cached, resolved off the loop), a URL presigned just now, and the
@@ -430,6 +418,373 @@ class _TranscribeProvider:
             max_replay_nbytes=self._client.options.max_replay_nbytes,
             refetchable=refetchable,
         )
+
+
+class AssemblyAIClient:
+    """Opens AssemblyAI Universal-Streaming v3 sessions (assemblyai.md); one client serves
+    any number of concurrent streams, with the same stream shape as
+    :class:`TranscribeClient` and every guarantee of the shared core (real-time pacing:
+    the service closes a session sent audio faster than real time, 3007, §5; bounded
+    buffers; reconnect with replay; the rollover before the 3 h session limit).
+
+    Args:
+        api_key: the API key, sent raw in ``Authorization`` (§1.2); None reads
+            ``ASSEMBLYAI_API_KEY``. Never shown in reprs, logs or errors.
+        token: instead of a key, a temporary token (``GET /v3/token``, §1.3), or a
+            callable returning a fresh one for each connection (a token opens one
+            session; a reconnect needs another).
+        host: ``"default"``, ``"us"``, ``"eu"`` (§1.1), a host name, or a base URL.
+        endpoint: base URL of another endpoint (``ws://127.0.0.1:PORT`` for the local
+            service); overrides ``host``.
+        chunk_duration: seconds of audio per binary message, 0.05..1.0 (§3.1).
+        short_tail: a last message shorter than 50 ms: ``"pad"`` with silence,
+            ``"send"`` it short, or ``"drop"`` it (see ``AssemblyAISession``).
+        speed, keepalive_after, buffer_duration, open_timeout, end_timeout, send_timeout,
+        write_limit, reconnect_attempts, reconnect_window, max_replay_nbytes,
+        rollover_after, max_events: as for :class:`TranscribeClient` (``rollover_after``
+        must stay under the 10,800 s session limit, §2.4).
+
+    Raises:
+        ParameterError: an argument out of range.
+        CredentialsError: no key, no token and no ``ASSEMBLYAI_API_KEY`` (at ``stream``
+            time, so a client for the local service needs none).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | ApiKey | None = None,
+        token: str | TemporaryToken | Callable[[], str | TemporaryToken] | None = None,
+        host: str = DEFAULT_HOST,
+        endpoint: str | None = None,
+        speed: float = 1.0,
+        chunk_duration: float = AAI_CHUNK_SECONDS,
+        short_tail: ShortTail = "pad",
+        keepalive_after: float | None = 2.0,
+        buffer_duration: float = 2.0,
+        open_timeout: float = 10.0,
+        end_timeout: float = 30.0,
+        send_timeout: float = 20.0,
+        write_limit: int = 65_536,
+        reconnect_attempts: int = 3,
+        reconnect_window: float = 60.0,
+        max_replay_nbytes: int = 1_048_576,
+        rollover_after: float = 10_500.0,
+        max_events: int = 4096,
+    ) -> None:
+        self.options = StreamOptions(
+            speed=speed,
+            chunk_duration=chunk_duration,
+            keepalive_after=keepalive_after,
+            buffer_duration=buffer_duration,
+            open_timeout=open_timeout,
+            end_timeout=end_timeout,
+            send_timeout=send_timeout,
+            write_limit=write_limit,
+            reconnect_attempts=reconnect_attempts,
+            reconnect_window=reconnect_window,
+            max_replay_nbytes=max_replay_nbytes,
+            rollover_after=rollover_after,
+            max_events=max_events,
+        )
+        lo, hi = AAI_MIN_FRAME_MS / 1000, AAI_MAX_FRAME_MS / 1000
+        if not lo <= self.options.chunk_duration <= hi:
+            raise ParameterError(
+                f"chunk_duration must be {lo:g}..{hi:g} s (each audio message holds "
+                f"50-1000 ms, assemblyai.md §3.1), not {chunk_duration!r}"
+            )
+        if self.options.rollover_after >= AAI_MAX_SESSION_SECONDS:
+            raise ParameterError(
+                f"rollover_after must be < {AAI_MAX_SESSION_SECONDS} s (the service ends a "
+                f"session after 3 h, assemblyai.md §2.4), not {rollover_after!r}"
+            )
+        if short_tail not in ("pad", "send", "drop"):
+            raise ParameterError(f"short_tail must be 'pad', 'send' or 'drop', not {short_tail!r}")
+        self.short_tail: ShortTail = short_tail
+        self.endpoint = endpoint
+        self.host = host
+        self._api_key = None if api_key is None else ApiKey(api_key)
+        self._token = token
+        self._counter = _pacing.MessageCounter()
+        self._framer = ClientFramer()
+
+    @property
+    def speed(self) -> float:
+        """The pacing factor (1.0: real time)."""
+        return self.options.speed
+
+    @property
+    def chunk_duration(self) -> float:
+        """Seconds of audio per binary message."""
+        return self.options.chunk_duration
+
+    @property
+    def messages_sent(self) -> int:
+        """Audio messages written by all streams of this client (a counter for benchmarks)."""
+        return int(self._counter.value)
+
+    def __repr__(self) -> str:
+        where = self.endpoint or self.host
+        auth_kind = "token" if self._token is not None else "key"
+        return f"<AssemblyAIClient {where} {auth_kind} speed={self.speed:g}>"
+
+    def _credential(self) -> tuple[ApiKey | None, TemporaryToken | None]:
+        """The key (for ``Authorization``) or a token (for the URL) of one connection."""
+        token = self._token
+        if token is not None:
+            value = token() if callable(token) and not isinstance(token, str) else token
+            return None, TemporaryToken(value)
+        if self._api_key is not None:
+            return self._api_key, None
+        env = os.environ.get("ASSEMBLYAI_API_KEY")
+        if env:
+            return ApiKey(env), None
+        raise CredentialsError(
+            "no AssemblyAI credentials: pass api_key= or token=, or set ASSEMBLYAI_API_KEY"
+        )
+
+    def stream(
+        self, params: StreamingParams, *, refetch: Refetch | None = None
+    ) -> AssemblyAIStream:
+        """A stream for ``params``; use it as ``async with client.stream(params) as s:``.
+
+        ``send`` takes int16 PCM (or numpy int16/float32) at ``params.sample_rate``;
+        with ``encoding="pcm_mulaw"`` the stream encodes it to μ-law for the wire.
+        Events are ``Begin``, ``Turn``, ``SpeechStarted``, ``Termination`` (and the
+        other messages of §4), times on one base across reconnects.
+
+        Args:
+            params: the session's :class:`~scribewire.assemblyai.StreamingParams` (mono:
+                AssemblyAI has no channels; stream each channel on its own).
+            refetch: for a source that can read its audio again, ``refetch(start, end)``
+                returns wire bytes ``[start, end)`` as sent before (see TranscribeClient).
+
+        Raises:
+            ParameterError: not a ``StreamingParams``, or a replay budget too small.
+            CredentialsError: no key or token (see the class).
+        """
+        provider = _AssemblyAIProvider(self, params)
+        return AssemblyAIStream(provider, self.options, self._counter, refetch=refetch)
+
+    async def transcribe_file(
+        self,
+        path: str | os.PathLike[str],
+        params: StreamingParams,
+        *,
+        channel: int | None = None,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> list[Any]:
+        """Stream an audio file and return every event received, in order.
+
+        The file is converted to ``params.sample_rate`` Hz mono (the mean of its
+        channels, or ``channel`` alone); after a reconnect, audio that left memory is
+        read again from the file: nothing is lost. For one session per channel of a
+        stereo call, see :meth:`transcribe_channels`.
+
+        Raises:
+            AudioFileError: missing, unreadable or unsupported file.
+            plus the errors of :meth:`Stream.send` and :meth:`Stream.end`.
+        """
+        events: list[Any] = []
+
+        def take(event: Any) -> None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        await self._stream_source(lambda: open_audio(path), params, channel, take)
+        return events
+
+    async def transcribe_channels(
+        self, path: str | os.PathLike[str], params: StreamingParams
+    ) -> dict[int, list[Any]]:
+        """One session per channel of the file, concurrently (AssemblyAI has no channel
+        identification): ``{channel: events}``, each channel's times on its own base.
+
+        Raises:
+            The errors of :meth:`transcribe_file`.
+        """
+        with open_audio(path) as source:
+            channels = source.channels
+        results = await asyncio.gather(
+            *(self.transcribe_file(path, params, channel=ch) for ch in range(channels))
+        )
+        return dict(enumerate(results))
+
+    async def _stream_source(
+        self,
+        reopen: Callable[[], AudioSource],
+        params: StreamingParams,
+        channel: int | None,
+        on_event: Callable[[Any], None],
+        *,
+        finish: Callable[[], None] | None = None,
+    ) -> Stream:
+        """Stream the file ``reopen()`` opens, mono (``channel`` alone if given); for
+        :meth:`transcribe_file` and the CLI."""
+        return await _stream_file(
+            lambda refetch: self.stream(params, refetch=refetch),
+            reopen,
+            sample_rate=params.sample_rate,
+            channels=1,
+            channel=channel,
+            chunk_duration=self.chunk_duration,
+            on_event=on_event,
+            finish=finish,
+            encoding="mulaw" if params.encoding == "pcm_mulaw" else "pcm",
+        )
+
+
+class AssemblyAIStream(Stream):
+    """The stream an :class:`AssemblyAIClient` opens: the shared ``Stream`` plus the
+    session's two control messages (assemblyai.md §3.2, §3.3)."""
+
+    __slots__ = ()
+
+    def _control(self, frame: bytes) -> None:
+        # written at once, ahead of audio still queued for its time (at most
+        # ``buffer_duration``): the service applies it to the audio it has received
+        self._require_open("a control message")
+        self._check()
+        self._write(frame)
+
+    def update_configuration(self, **fields: object) -> None:
+        """Send ``UpdateConfiguration`` (§3.3) now; the new values also hold for every
+        later connection of the stream (reconnects, the rollover).
+
+        Raises:
+            ParameterError: a field that is not updatable or a value breaking its rule.
+            NotOpenError, SessionStateError: the stream is not open, or is ending.
+        """
+        session = self.session
+        assert isinstance(session, AssemblyAISession)
+        frame = session.update_configuration(**fields)
+        provider = self._provider
+        assert isinstance(provider, _AssemblyAIProvider)
+        provider.params = session.params
+        self._control(frame)
+
+    def force_endpoint(self) -> None:
+        """Send ``ForceEndpoint`` (§3.2): the open turn ends now and its final comes back.
+
+        Raises:
+            NotOpenError, SessionStateError: the stream is not open, or is ending.
+        """
+        session = self.session
+        assert isinstance(session, AssemblyAISession)
+        self._control(session.force_endpoint())
+
+
+class _AssemblyAIProvider:
+    """What an AssemblyAI stream needs from its client (a ``StreamProvider``)."""
+
+    __slots__ = ("_client", "params", "sample_rate", "encoding", "bytes_per_frame", "label")
+
+    channels = 1
+
+    def __init__(self, client: AssemblyAIClient, params: StreamingParams) -> None:
+        if not isinstance(params, StreamingParams):
+            raise ParameterError(
+                f"params must be assemblyai.StreamingParams, not {type(params).__name__}"
+            )
+        self._client = client
+        self.params = params
+        self.sample_rate = params.sample_rate
+        self.encoding = "mulaw" if params.encoding == "pcm_mulaw" else "pcm"
+        self.bytes_per_frame = params.bytes_per_frame
+        self.label = f"assemblyai/{params.speech_model}"
+        options = client.options
+        per_second = params.bytes_per_second
+        if options.max_replay_nbytes < 2 * options.buffer_duration * per_second:
+            raise ParameterError(
+                f"max_replay_nbytes ({options.max_replay_nbytes}) must hold twice "
+                f"buffer_duration ({options.buffer_duration:g} s) of this stream's audio "
+                f"({per_second} bytes per second)"
+            )
+
+    def new_session(self) -> AssemblyAISession:
+        client = self._client
+        return AssemblyAISession(
+            self.params,
+            chunk_duration=client.chunk_duration,
+            framer=client._framer,
+            short_tail=client.short_tail,
+        )
+
+    async def connect(self, session: ProviderSession) -> Connection:
+        assert isinstance(session, AssemblyAISession)  # made by new_session
+        client = self._client
+        key, token = client._credential()
+        host = client.endpoint or client.host
+        options = client.options
+        return await open_connection(
+            session.request_url(host=host, token=token),
+            headers=session.request_headers(key, user_agent=None),
+            open_timeout=options.open_timeout,
+            write_limit=options.write_limit,
+            user_agent=_user_agent(),
+        )
+
+    def opening_frames(self, session: ProviderSession) -> list[bytes]:
+        return []
+
+    def new_ledger(self, refetchable: bool) -> AudioLedger:
+        return AudioLedger(
+            self.sample_rate,
+            self.bytes_per_frame,
+            TurnAck(formats_turns=self.params.formats_turns),
+            max_replay_nbytes=self._client.options.max_replay_nbytes,
+            refetchable=refetchable,
+        )
+
+
+async def _stream_file(
+    open_stream: Callable[[Refetch], Stream],
+    reopen: Callable[[], AudioSource],
+    *,
+    sample_rate: int,
+    channels: int,
+    channel: int | None,
+    chunk_duration: float,
+    on_event: Callable[[Any], None],
+    finish: Callable[[], None] | None = None,
+    encoding: str = "pcm",
+) -> Stream:
+    """Stream the file ``reopen()`` opens, converted to ``sample_rate`` Hz and
+    ``channels`` (``channel`` alone if given), ten messages' worth per read, then end it;
+    hand each event to ``on_event`` as it arrives. Audio a reconnect needs again is read
+    from the file (``read_range``), in the stream's wire encoding (``"mulaw"``: one byte
+    per sample, encoded as the stream encodes what it is sent); ``finish`` is called
+    after the last event. Returns the (ended) stream. Any provider's client."""
+    frames = max(1, round(sample_rate * chunk_duration)) * 10
+    convert: dict[str, Any] = {"sample_rate": sample_rate, "channels": channels, "channel": channel}
+
+    def refetch(start: int, end: int) -> bytes:
+        if encoding == "mulaw":  # wire positions are one byte per sample; PCM two
+            return bytes(ulaw_encode(read_range(reopen, frames, 2 * start, 2 * end, **convert)))
+        return read_range(reopen, frames, start, end, **convert)
+
+    with reopen() as source:
+        if channels > 1 and source.channels != channels and channel is None:
+            raise AudioFormatError(
+                f"{source.path}: {source.channels} channel(s), but the stream expects "
+                f"{channels}"
+            )
+        chunks = source.chunks(frames, **convert)
+        stream = open_stream(refetch)
+        async with stream:
+            feeder = asyncio.ensure_future(_feed(stream, chunks))
+            try:
+                async for event in stream:
+                    on_event(event)
+                await feeder
+                if finish is not None:
+                    finish()
+            finally:
+                if not feeder.done():
+                    feeder.cancel()
+                await asyncio.gather(feeder, return_exceptions=True)
+    return stream
 
 
 async def _feed(stream: Stream, chunks: Iterable[bytes]) -> None:

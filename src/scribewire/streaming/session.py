@@ -92,8 +92,9 @@ class AckRule(Protocol):
         recorded, never moves backwards)."""
         ...
 
-    def observe(self, event: Any) -> None:
-        """One event received on the current connection (connection times)."""
+    def observe(self, event: Any) -> bool | None:
+        """One event received on the current connection (connection times); a rule may
+        return whether the point moved (the ledger reads ``ack_seconds`` either way)."""
         ...
 
     def reset(self) -> None:
