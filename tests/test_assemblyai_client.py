@@ -68,11 +68,17 @@ class Peer:
         width = 1 if query.get("encoding") == "pcm_mulaw" else 2
         loop = asyncio.get_running_loop()
         conn: dict[str, Any] = {
-            "path": split.path, "query": query, "messages": [], "arrivals": [], "audio": bytearray(),
+            "path": split.path,
+            "query": query,
+            "messages": [],
+            "arrivals": [],
+            "audio": bytearray(),
         }
         self.connections.append(conn)
         first = len(self.connections) == 1
-        await ws.send(json.dumps({"type": "Begin", "id": str(uuid.uuid4()), "expires_at": 1_900_000_000}))
+        await ws.send(
+            json.dumps({"type": "Begin", "id": str(uuid.uuid4()), "expires_at": 1_900_000_000})
+        )
         per_turn = rate * width  # a turn per second of audio
         turn_order = 0
         async for message in ws:
@@ -80,11 +86,17 @@ class Peer:
                 msg = json.loads(message)
                 if msg["type"] == "Terminate":
                     seconds = len(conn["audio"]) // (rate * width)
-                    await ws.send(json.dumps({
-                        "type": "Termination",
-                        "audio_duration_seconds": seconds,
-                        "session_duration_seconds": int(loop.time() - conn["arrivals"][0]) if conn["arrivals"] else 0,
-                    }))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "Termination",
+                                "audio_duration_seconds": seconds,
+                                "session_duration_seconds": int(loop.time() - conn["arrivals"][0])
+                                if conn["arrivals"]
+                                else 0,
+                            }
+                        )
+                    )
                     await ws.close(1000)
                     return
                 conn.setdefault("control", []).append(msg)
@@ -95,13 +107,27 @@ class Peer:
             total = len(conn["audio"])
             while (turn_order + 1) * per_turn <= total:
                 start_ms, end_ms = turn_order * 1000, turn_order * 1000 + 900
-                await ws.send(json.dumps({
-                    "type": "Turn", "turn_order": turn_order, "turn_is_formatted": False,
-                    "end_of_turn": True, "transcript": f"word{turn_order}",
-                    "end_of_turn_confidence": 0.9,
-                    "words": [{"start": start_ms, "end": end_ms, "text": f"word{turn_order}",
-                               "confidence": 0.9, "word_is_final": True}],
-                }))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "Turn",
+                            "turn_order": turn_order,
+                            "turn_is_formatted": False,
+                            "end_of_turn": True,
+                            "transcript": f"word{turn_order}",
+                            "end_of_turn_confidence": 0.9,
+                            "words": [
+                                {
+                                    "start": start_ms,
+                                    "end": end_ms,
+                                    "text": f"word{turn_order}",
+                                    "confidence": 0.9,
+                                    "word_is_final": True,
+                                }
+                            ],
+                        }
+                    )
+                )
                 turn_order += 1
             if first and self.cut_after_nbytes is not None and total >= self.cut_after_nbytes:
                 await ws.close(self.cut_code, "Session Cancelled: An error occurred")
@@ -126,6 +152,7 @@ def test_every_byte_arrives_in_legal_messages_paced_and_terminated(shared_dir: P
             client = AssemblyAIClient(api_key=KEY, endpoint=peer.url, speed=4.0)
             events = []
             async with client.stream(params) as stream:
+
                 async def feed() -> None:
                     for i in range(0, len(pcm), 5_000):  # odd sizes: the stream reframes
                         await stream.send(pcm[i : i + 5_000])
@@ -164,6 +191,7 @@ def test_retryable_close_reconnects_and_replays_what_was_not_acknowledged(shared
         async with Peer(cut_after_nbytes=cut) as peer:
             client = AssemblyAIClient(api_key=KEY, endpoint=peer.url, speed=8.0)
             async with client.stream(params) as stream:
+
                 async def feed() -> None:
                     await stream.send(pcm)
                     await stream.end()
@@ -236,7 +264,9 @@ def test_stereo_call_is_one_session_per_channel(shared_dir: Path) -> None:
     assert len(bytes(ulaw_decode(want[0]))) == 2 * len(want[0])
 
 
-def test_control_messages_and_the_key_stays_secret(shared_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_control_messages_and_the_key_stays_secret(
+    shared_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     pcm = _pcm(shared_dir, CLIP, 16_000)
     params = StreamingParams(sample_rate=16_000)
     caplog.set_level("DEBUG")
@@ -277,3 +307,123 @@ def test_credentials_and_parameters_fail_with_typed_errors(monkeypatch: pytest.M
     monkeypatch.setenv("ASSEMBLYAI_API_KEY", KEY)
     key, token = client._credential()
     assert token is None and key is not None and KEY not in repr(key)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+class ThreadedPeer:
+    """``Peer`` on its own event loop in a thread, for the synchronous command."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peer = Peer()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        async def body() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            async with self.peer:
+                self._ready.set()
+                await self._stop.wait()
+
+        asyncio.run(body())
+
+    def __enter__(self) -> Peer:
+        self._thread.start()
+        assert self._ready.wait(30)
+        return self.peer
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+
+def test_command_streams_a_file_to_assemblyai(
+    shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scribewire.cli.main import transcribe_main
+
+    clip = str(shared_dir / "audio" / CLIP)
+    with ThreadedPeer() as peer:
+        code = transcribe_main(
+            [
+                "--provider",
+                "assemblyai",
+                "--endpoint",
+                peer.url,
+                "--api-key",
+                KEY,
+                "--speed",
+                "20",
+                "--format",
+                "jsonl",
+                "--max-turn-silence",
+                "700",
+                clip,
+            ]
+        )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["text"] for line in lines] == ["word0", "word1"]
+    assert lines[1]["start"] == 1.0 and lines[1]["end"] == 1.9
+    (conn,) = peer.connections
+    assert conn["query"]["max_turn_silence"] == "700"
+    assert KEY not in out + err
+    assert "1 file(s), 1 stream(s)" in err
+
+
+def test_command_stereo_file_is_a_session_per_channel(
+    shared_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scribewire.cli.main import transcribe_main
+
+    call = str(shared_dir / "audio" / CALL)
+    with ThreadedPeer() as peer:
+        code = transcribe_main(
+            [
+                "--provider",
+                "assemblyai",
+                "--endpoint",
+                peer.url,
+                "--api-key",
+                KEY,
+                "--speed",
+                "100",
+                "--encoding",
+                "pcm_mulaw",
+                call,
+            ]
+        )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert len(peer.connections) == 2
+    assert {c["query"]["encoding"] for c in peer.connections} == {"pcm_mulaw"}
+    assert "ch_0: word0" in out and "ch_1: word0" in out
+    assert "1 file(s), 2 stream(s)" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--provider", "assemblyai", "--vad-threshold", "2"], "--vad-threshold"),
+        (["--provider", "assemblyai", "--medical"], "not a parameter of AssemblyAI"),
+        (["--speech-model", "u3-rt-pro"], "need --provider assemblyai"),
+        (["--provider", "assemblyai", "--format-turns", "maybe"], "true or false"),
+    ],
+)
+def test_command_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scribewire.cli.main import transcribe_main
+
+    with pytest.raises(SystemExit) as exc:
+        transcribe_main([*argv, "x.wav"])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -34,18 +35,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..assemblyai.events import Turn
+from ..assemblyai.params import StreamingParams
 from ..audio import RawFormat, is_headerless, open_audio
-from ..clients import Params, Stream, TranscribeClient, run
+from ..clients import AssemblyAIClient, Params, Stream, TranscribeClient, run
 from ..errors import AudioFileError, CredentialsError, ScribewireError
 from ..redact import install_log_redaction, redact
 from ..transcribe.credentials import Credentials
 from ..transcribe.events import ChannelDefinition, ConfigurationEvent, Event
 from ..transcribe.params import CallAnalyticsParams, MedicalStreamParams, StreamParams
 from ..transport.credentials import resolve_credentials
+from . import assemblyai as aai
 from .flags import (
     HelpFormatter,
     add_param_flags,
     describe_error,
+    flag_name,
     foreign_flags,
     param_values,
     subparser,
@@ -133,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to read headerless raw files, e.g. 16000:1:pcm_s16le or 8000:2:mulaw",
     )
     aws = t.add_argument_group("service")
+    aws.add_argument(
+        "--provider",
+        choices=("transcribe", "assemblyai"),
+        default="transcribe",
+        help="the streaming service (transcribe)",
+    )
+    aws.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="AssemblyAI API key (default: ASSEMBLYAI_API_KEY; never printed)",
+    )
     aws.add_argument("--region", help="AWS region (default: AWS_REGION / profile)")
     aws.add_argument("--profile", help="AWS profile for credentials and region")
     aws.add_argument("--endpoint", metavar="URL", help="another endpoint, e.g. ws://127.0.0.1:8443")
@@ -158,8 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--medical", action="store_true", help="Medical path (--specialty, --type; en-US)"
     )
-    add_param_flags(
-        p, _PARAM_CLASSES, exclude=_DERIVED, labels=_LABELS, defaults=_MEDICAL_DEFAULTS
+    add_param_flags(p, _PARAM_CLASSES, exclude=_DERIVED, labels=_LABELS, defaults=_MEDICAL_DEFAULTS)
+    aai.add_flags(
+        t,
+        t.add_argument_group("AssemblyAI stream parameters (--provider assemblyai)"),
     )
     return parser
 
@@ -172,7 +190,7 @@ class _Job:
     path: str
     name: str
     channel: int | None = None
-    params: Params | None = None
+    params: Params | StreamingParams | None = None
     configuration: ConfigurationEvent | None = None
     audio_seconds: float = 0.0
     error: str | None = None
@@ -258,6 +276,32 @@ def _params_for(
 
 def _check_params(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every parameter rule that does not depend on a file, as a usage error (exit 2)."""
+    transcribe_only = [f.name for c in _PARAM_CLASSES for f in c.fields() if f.name not in _DERIVED]
+    if args.provider == "assemblyai":
+        shared = set(aai.given(args)) | {"sample_rate"}
+        foreign = [
+            flag_name(n)
+            for n in transcribe_only
+            if n not in shared and getattr(args, n, None) is not None
+        ]
+        foreign += [
+            f
+            for f, on in (("--medical", args.medical), ("--call-analytics", args.call_analytics))
+            if on
+        ]
+        if foreign:
+            parser.error(f"{', '.join(foreign)}: not a parameter of AssemblyAI streaming")
+        try:
+            aai.params_for(args, 16_000)
+        except ScribewireError as exc:
+            parser.error(describe_error(exc))
+        return
+    foreign_aai = [flag_name(n) for n in aai.given(args) if n not in transcribe_only]
+    if foreign_aai or args.api_key:
+        parser.error(
+            f"{', '.join(foreign_aai or ['--api-key'])}: AssemblyAI flags need "
+            "--provider assemblyai"
+        )
     if args.medical and args.call_analytics:
         parser.error("--medical and --call-analytics exclude each other")
     cls: type[StreamParams | MedicalStreamParams | CallAnalyticsParams] = StreamParams
@@ -282,6 +326,14 @@ def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_J
         rate = args.sample_rate or min(max(src.sample_rate, _MIN_RATE), _MAX_RATE)
         duration = src.duration
         file_channels = src.channels
+    if args.provider == "assemblyai":
+        # no channel identification in AssemblyAI: one mono session per channel
+        aparams = aai.params_for(args, rate)
+        if file_channels == 1:
+            return [_Job(path, name, None, aparams, None, duration)]
+        return [
+            _Job(path, f"{name}#ch{ch}", ch, aparams, None, duration) for ch in range(file_channels)
+        ]
     if args.split_channels and file_channels > 1 and not args.call_analytics:
         jobs = []
         for ch in range(file_channels):
@@ -297,15 +349,41 @@ def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_J
 
 
 async def _transcribe_job(
-    client: TranscribeClient,
+    client: TranscribeClient | AssemblyAIClient,
     job: _Job,
     formatter: Formatter,
     display: Display,
     raw: RawFormat | None,
 ) -> Stream:
     assert job.params is not None
-    channels = job.params.channels if job.configuration is None else 2
     raw_format = _raw_for(job.path, raw)
+    params = job.params
+    if isinstance(params, StreamingParams):
+        assert isinstance(client, AssemblyAIClient)
+        label = "" if job.channel is None else f"ch_{job.channel}"
+
+        def show_turn(event: Any) -> None:
+            if not isinstance(event, Turn):
+                return
+            seg = aai.segment_of(event, params, job.name)
+            if label and not seg.label:
+                seg = dataclasses.replace(seg, label=label)
+            if seg.is_partial:
+                display.partial(job, seg.label, seg.text, seg.end)
+            else:
+                display.final(job, seg.end)
+                formatter.write(seg)
+
+        formatter.begin(job.name)
+        return await client._stream_source(
+            lambda: open_audio(job.path, raw_format=raw_format),
+            params,
+            job.channel,
+            show_turn,
+            finish=lambda: formatter.end(job.name),
+        )
+    assert isinstance(client, TranscribeClient)
+    channels = params.channels if job.configuration is None else 2
 
     def show(event: Event) -> None:
         for seg in segments(event, job.name):
@@ -318,7 +396,7 @@ async def _transcribe_job(
     formatter.begin(job.name)
     return await client._stream_source(
         lambda: open_audio(job.path, raw_format=raw_format),
-        job.params,
+        params,
         job.configuration,
         channels,
         job.channel,
@@ -368,9 +446,15 @@ async def _run_jobs(
     summary: _Summary,
     raw: RawFormat | None,
 ) -> None:
-    client = TranscribeClient(
-        speed=args.speed, chunk_duration=args.chunk_duration, **client_options
-    )
+    client: TranscribeClient | AssemblyAIClient
+    if args.provider == "assemblyai":
+        client = AssemblyAIClient(
+            speed=args.speed, chunk_duration=args.chunk_duration, **client_options
+        )
+    else:
+        client = TranscribeClient(
+            speed=args.speed, chunk_duration=args.chunk_duration, **client_options
+        )
     limit = asyncio.Semaphore(max(1, args.concurrency))
 
     async def one(job: _Job, formatter: Formatter) -> None:
@@ -395,6 +479,8 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
     """Decide the endpoint: AWS, --endpoint, or the in-process local service."""
 
     async def decide() -> dict[str, Any]:
+        if args.provider == "assemblyai":
+            return await _assemblyai_options(args, err, stack)
         if args.endpoint and not args.local:
             return {
                 "endpoint": args.endpoint,
@@ -438,6 +524,35 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
         return {"endpoint": svc.url, "region": svc.region, "credentials": credentials}
 
     return decide()
+
+
+async def _assemblyai_options(
+    args: argparse.Namespace, err: TextIO, stack: contextlib.AsyncExitStack
+) -> dict[str, Any]:
+    """AssemblyAI: --endpoint, the service with a key, or the in-process local service."""
+    key = args.api_key or os.environ.get("ASSEMBLYAI_API_KEY")
+    if args.endpoint and not args.local:
+        return {"endpoint": args.endpoint, "api_key": key or "local"}
+    if key and not args.local:
+        return {"api_key": key}
+    require_recognizer(args.recognizer)
+    from ..server import LocalTranscribeService
+
+    svc = LocalTranscribeService(recognizer=args.recognizer, quota=max(25, 2 * args.concurrency))
+    local_key = getattr(svc, "assemblyai_api_key", None)
+    if local_key is None:
+        raise CredentialsError(
+            "no AssemblyAI API key (--api-key or ASSEMBLYAI_API_KEY), and this build's "
+            "local service has no AssemblyAI endpoint: give a key or --endpoint"
+        )
+    await stack.enter_async_context(svc)
+    why = "--local given" if args.local else "no AssemblyAI API key found"
+    err.write(
+        f"scribewire: {why}: using the local AssemblyAI service at {svc.url} "
+        f"(recognizer {args.recognizer}, in-process)\n"
+    )
+    reveal = getattr(local_key, "reveal", None)
+    return {"endpoint": svc.url, "api_key": reveal() if reveal else str(local_key)}
 
 
 def transcribe_main(
