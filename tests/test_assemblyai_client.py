@@ -128,6 +128,14 @@ class Peer:
                         }
                     )
                 )
+                if query.get("format_turns") == "true":  # a formatted copy follows (§4.2)
+                    await ws.send(json.dumps({
+                        "type": "Turn", "turn_order": turn_order, "turn_is_formatted": True,
+                        "end_of_turn": True, "transcript": f"Word{turn_order}.",
+                        "end_of_turn_confidence": 0.9,
+                        "words": [{"start": start_ms, "end": end_ms, "text": f"Word{turn_order}.",
+                                   "confidence": 0.9, "word_is_final": True}],
+                    }))
                 turn_order += 1
             if first and self.cut_after_nbytes is not None and total >= self.cut_after_nbytes:
                 await ws.close(self.cut_code, "Session Cancelled: An error occurred")

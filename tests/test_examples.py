@@ -38,3 +38,17 @@ def test_transcribe_file_example_runs(shared_dir: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "forward" in proc.stdout
+
+
+def test_assemblyai_example_runs_against_a_v3_peer(shared_dir: Path) -> None:
+    from test_assemblyai_client import KEY, ThreadedPeer
+
+    clip = shared_dir / "audio" / "ps_goforward.16k.wav"
+    with ThreadedPeer() as peer:
+        proc = subprocess.run(
+            [sys.executable, str(EXAMPLES / "assemblyai_client.py"), str(clip),
+             "--endpoint", peer.url, "--api-key", KEY, "--speed", "20"],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["   0.00 turn 0: Word0.", "   1.00 turn 1: Word1."]
