@@ -30,6 +30,7 @@ from typing import Any
 
 from .errors import AudioFormatError, ParameterError
 from .media.files import AudioSource, open_audio, read_range
+from .metrics import StreamObserver
 from .streaming.replay import AudioLedger, Refetch
 from .streaming.session import ProviderSession
 from .transcribe.ack import TranscribeAck
@@ -110,6 +111,10 @@ class TranscribeClient:
             (ends the old one cleanly, then replays what is unacknowledged), under the
             service's 14,400 s limit per stream (protocol.md §5 limits).
         max_events: events waiting for the caller before a stream stops reading the socket.
+        observer: a :class:`~scribewire.metrics.StreamObserver` told about every
+            stream's open, close, reconnects, service errors and final latency (e.g.
+            :class:`~scribewire.metrics.PrometheusObserver`); None (the default) costs
+            nothing per audio message.
 
     Raises:
         ParameterError: an argument out of range.
@@ -135,6 +140,7 @@ class TranscribeClient:
         max_replay_nbytes: int = 1_048_576,
         rollover_after: float = 14_100.0,
         max_events: int = 4096,
+        observer: StreamObserver | None = None,
     ) -> None:
         self.options = StreamOptions(
             speed=speed,
@@ -180,6 +186,7 @@ class TranscribeClient:
         self._credentials = CredentialCache(source)
         self._counter = _pacing.MessageCounter()
         self._framer = ClientFramer()
+        self.observer = observer
 
     @property
     def speed(self) -> float:
@@ -239,7 +246,9 @@ class TranscribeClient:
                 a replay budget too small for ``buffer_duration`` at this rate.
         """
         provider = _TranscribeProvider(self, params, configuration)
-        return Stream(provider, self.options, self._counter, refetch=refetch)
+        return Stream(
+            provider, self.options, self._counter, refetch=refetch, observer=self.observer
+        )
 
     async def transcribe_file(
         self,
