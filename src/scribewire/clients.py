@@ -227,6 +227,7 @@ class TranscribeClient:
         *,
         configuration: ConfigurationEvent | None = None,
         refetch: Refetch | None = None,
+        track_acks: bool = False,
     ) -> Stream:
         """A stream for ``params``; use it as ``async with client.stream(params) as s:``.
 
@@ -240,6 +241,9 @@ class TranscribeClient:
                 ``refetch(start, end)`` returns the int16 PCM bytes of stream positions
                 ``[start, end)`` as sent before: the stream's replay then never loses
                 audio (it is called in a worker thread).
+            track_acks: keep, with each event, the acknowledged position right after it
+                (``stream.event_ack_nbytes`` as each is iterated): for a consumer that
+                must never claim more than the results it has handled (the pool).
 
         Raises:
             ParameterError: a non-``pcm`` encoding, a configuration on another path, or
@@ -247,7 +251,12 @@ class TranscribeClient:
         """
         provider = _TranscribeProvider(self, params, configuration)
         return Stream(
-            provider, self.options, self._counter, refetch=refetch, observer=self.observer
+            provider,
+            self.options,
+            self._counter,
+            refetch=refetch,
+            observer=self.observer,
+            track_acks=track_acks,
         )
 
     async def transcribe_file(

@@ -130,6 +130,7 @@ class Stream(_pacing.PacedWriter):
     # the per-message state (queue, deadlines, transport) is the PacedWriter base's
     __slots__ = (
         "__weakref__",
+        "_acks",
         "_backlog",
         "_bytes_per_second",
         "_chunk_nbytes",
@@ -159,6 +160,7 @@ class Stream(_pacing.PacedWriter):
         "_wheel",
         "connection_offsets",
         "connections",
+        "event_ack_nbytes",
         "ledger",
         "session",
         "supervisor",
@@ -172,6 +174,7 @@ class Stream(_pacing.PacedWriter):
         *,
         refetch: Refetch | None = None,
         observer: StreamObserver | None = None,
+        track_acks: bool = False,
     ) -> None:
         super().__init__(counter)
         # None costs one check at open, close, reconnect and acknowledgement; nothing
@@ -182,6 +185,12 @@ class Stream(_pacing.PacedWriter):
         self._marks: collections.deque[tuple[int, float]] | None = (
             None if observer is None else collections.deque(maxlen=_MAX_MARKS)
         )
+        # the ledger's acknowledgement point after each event waiting for the caller
+        self._acks: collections.deque[int] | None = collections.deque() if track_acks else None
+        #: with ``track_acks``: the ledger's acknowledged position (bytes) right after
+        #: the event iteration returned last was observed (what a consumer that
+        #: publishes results in order may claim as covered, never more)
+        self.event_ack_nbytes = 0
         self._provider = provider
         self._options = options
         self.session = provider.new_session()
@@ -667,9 +676,12 @@ class Stream(_pacing.PacedWriter):
         ledger = self.ledger
         before = ledger.acknowledged_nbytes
         shifted = []
+        acks = self._acks
         for event in events:
             ledger.observe(event)
             shifted.append(ledger.shift(event))
+            if acks is not None:
+                acks.append(ledger.acknowledged_nbytes)
         if ledger.acknowledged_nbytes > before:
             self.supervisor.acknowledged()
             marks = self._marks
@@ -808,6 +820,8 @@ class Stream(_pacing.PacedWriter):
             await waiter
             self._event_waiter = None
         event = events.popleft()
+        if self._acks is not None:
+            self.event_ack_nbytes = self._acks.popleft()
         space = self._event_space
         if space is not None and not space.done():
             space.set_result(None)
