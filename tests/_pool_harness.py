@@ -48,9 +48,23 @@ class RedisServer:
             pytest.skip("redis-server is not installed (.ci/run installs it)")
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp), "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         self.url = f"redis://127.0.0.1:{self.port}/0"
         import redis
@@ -100,7 +114,9 @@ class Cutter:
             writer.transport.abort()
             return
 
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, limit: int | None) -> None:
+        async def pump(
+            src: asyncio.StreamReader, dst: asyncio.StreamWriter, limit: int | None
+        ) -> None:
             moved = 0
             try:
                 while data := await src.read(65_536):
@@ -178,14 +194,24 @@ def keys(call_id: str) -> dict[str, str]:
 
 def start_call(r: Any, call_id: str, rate: int = 8000) -> None:
     k = keys(call_id)
-    r.hset(k["ledger"], mapping={"rate": rate, "channels": 1, "encoding": "pcm",
-                                 "language": "en-US", "acked_ms": 0, "acked_frames": 0,
-                                 "epoch": 0})
+    r.hset(
+        k["ledger"],
+        mapping={
+            "rate": rate,
+            "channels": 1,
+            "encoding": "pcm",
+            "language": "en-US",
+            "acked_ms": 0,
+            "acked_frames": 0,
+            "epoch": 0,
+        },
+    )
     r.xadd(k["ctl"], {"call": call_id})
 
 
-def append_audio(r: Any, call_id: str, pcm: bytes, start_ms: int, entry_ms: int, rate: int,
-                 last: bool) -> None:
+def append_audio(
+    r: Any, call_id: str, pcm: bytes, start_ms: int, entry_ms: int, rate: int, last: bool
+) -> None:
     """XADD ``pcm`` (int16 mono) from ``start_ms`` in entries of ``entry_ms``; ID = end ms."""
     k = keys(call_id)
     per = rate * entry_ms // 1000 * 2
@@ -204,8 +230,9 @@ def append_audio(r: Any, call_id: str, pcm: bytes, start_ms: int, entry_ms: int,
 class CallWriter:
     """Writes K calls paced at ``speed`` times real time from a thread (a front door)."""
 
-    def __init__(self, r: Any, calls: dict[str, bytes], rate: int, entry_ms: int = 250,
-                 speed: float = 8.0) -> None:
+    def __init__(
+        self, r: Any, calls: dict[str, bytes], rate: int, entry_ms: int = 250, speed: float = 8.0
+    ) -> None:
         self.r, self.calls, self.rate, self.entry_ms, self.speed = r, calls, rate, entry_ms, speed
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -223,28 +250,69 @@ class CallWriter:
             for c, pcm in self.calls.items():
                 if pos < len(pcm):
                     piece = pcm[pos : pos + per]
-                    append_audio(self.r, c, piece, pos * 1000 // (2 * self.rate), self.entry_ms,
-                                 self.rate, pos + per >= len(pcm))
+                    append_audio(
+                        self.r,
+                        c,
+                        piece,
+                        pos * 1000 // (2 * self.rate),
+                        self.entry_ms,
+                        self.rate,
+                        pos + per >= len(pcm),
+                    )
             pos += per
             time.sleep(self.entry_ms / 1000 / self.speed)
         self.done.set()
 
 
-def spawn_worker(redis_url: str, service_url: str, name: str, *, fault: str | None = None,
-                 lease: float = 1.5, renew: float = 0.3, reaper: float = 0.3,
-                 log: Path | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+def spawn_worker(
+    redis_url: str,
+    service_url: str,
+    name: str,
+    *,
+    fault: str | None = None,
+    lease: float = 1.5,
+    renew: float = 0.3,
+    reaper: float = 0.3,
+    log: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
-    env.update(AWS_ACCESS_KEY_ID=CREDS.access_key_id, AWS_SECRET_ACCESS_KEY=CREDS.secret_access_key,
-               AWS_REGION="us-east-1")
+    env.update(
+        AWS_ACCESS_KEY_ID=CREDS.access_key_id,
+        AWS_SECRET_ACCESS_KEY=CREDS.secret_access_key,
+        AWS_REGION="us-east-1",
+    )
     env.pop("AWS_PROFILE", None)
     env.pop("AWS_SESSION_TOKEN", None)
     env.pop("SCRIBEWIRE_POOL_FAULT", None)
     if fault:
         env["SCRIBEWIRE_POOL_FAULT"] = fault
-    cmd = [sys.executable, "-m", "scribewire.cli.main", "worker", "--redis", redis_url,
-           "--endpoint", service_url, "--region", "us-east-1", "--name", name,
-           "--lease", str(lease), "--renew", str(renew), "--reaper-period", str(reaper),
-           "--speed", "20", "--block", "0.05", "-v", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scribewire.cli.main",
+        "worker",
+        "--redis",
+        redis_url,
+        "--endpoint",
+        service_url,
+        "--region",
+        "us-east-1",
+        "--name",
+        name,
+        "--lease",
+        str(lease),
+        "--renew",
+        str(renew),
+        "--reaper-period",
+        str(reaper),
+        "--speed",
+        "20",
+        "--block",
+        "0.05",
+        "-v",
+        *extra,
+    ]
     if log is None:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     with open(log, "ab") as out:
@@ -267,7 +335,9 @@ def digest(pcm: bytes) -> str:
     return "d" + hashlib.sha1(pcm).hexdigest()[:16]
 
 
-def check_call(r: Any, call_id: str, pcm: bytes, rate: int, stats: list[StreamStats]) -> dict[str, Any]:
+def check_call(
+    r: Any, call_id: str, pcm: bytes, rate: int, stats: list[StreamStats]
+) -> dict[str, Any]:
     """Per call: the finals tile [0, end) with no gap, overlap or duplicate, each one's
     text is the digest of its samples, IDs increase, nothing is pending, the audio key
     is gone, and the service's per-connection digests (placed by the connection starts
@@ -285,7 +355,9 @@ def check_call(r: Any, call_id: str, pcm: bytes, rate: int, stats: list[StreamSt
         start, end = int(f[b"start_ms"]), int(f[b"end_ms"])
         assert start == pos, f"{call_id}: final [{start}, {end}) after {pos} (gap or overlap)"
         a, b = start * rate // 1000 * 2, end * rate // 1000 * 2
-        assert f[b"text"].decode() == digest(pcm[a:b]), f"{call_id}: wrong samples in [{start}, {end})"
+        assert f[b"text"].decode() == digest(pcm[a:b]), (
+            f"{call_id}: wrong samples in [{start}, {end})"
+        )
         pos = end
         epochs.add(int(f[b"epoch"]))
     assert pos * rate // 1000 * 2 == len(pcm), f"{call_id}: finals end at {pos} ms"

@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def calls_from(shared: Path, k: int, repeat: int = 1) -> dict[str, bytes]:
+def calls_from(shared: Path, k: int, repeat: int = 1, most: float = 12.0) -> dict[str, bytes]:
+    """K calls of shared clips (``repeat`` times over), at most ``most`` seconds each."""
     out = {}
     for i in range(k):
         pcm = clip(shared, CLIPS[i % len(CLIPS)]) * repeat
-        out[f"call-{i:03d}"] = pcm
+        out[f"call-{i:03d}"] = pcm[: int(most * RATE) * 2]
     return out
 
 
@@ -116,11 +118,168 @@ def test_one_worker_transcribes_calls_and_transcripts_follows(
     assert all(res["epochs"] == [1] for res in results)
     # scribewire transcripts prints them as JSON lines
     out = subprocess.run(
-        [sys.executable, "-m", "scribewire.cli.main", "transcripts", "--redis",
-         redis_server.url, "call-001"],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            sys.executable,
+            "-m",
+            "scribewire.cli.main",
+            "transcripts",
+            "--redis",
+            redis_server.url,
+            "call-001",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == results[1]["finals"]
     assert rows[0]["call"] == "call-001" and rows[0]["start_ms"] == 0
     assert all(a["end_ms"] == b["start_ms"] for a, b in zip(rows, rows[1:], strict=False))
+
+
+def owned_by(r: Any, calls: dict[str, bytes], worker: str) -> int:
+    """Control entries of ``calls`` pending for ``worker`` (0 before the group exists)."""
+    import redis
+
+    n = 0
+    for c in calls:
+        try:
+            n += len(
+                r.xpending_range(keys(c)["ctl"], "workers", "-", "+", 100, consumername=worker)
+            )
+        except redis.exceptions.ResponseError:  # NOGROUP: no worker has started yet
+            pass
+    return n
+
+
+def epochs(r: Any, calls: dict[str, bytes]) -> dict[str, int]:
+    return {c: int(r.hget(keys(c)["ledger"], "epoch") or 0) for c in calls}
+
+
+def test_kill9_at_named_and_random_points_loses_nothing(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    seed = int.from_bytes(os.urandom(2), "big")
+    rng = random.Random(seed)
+    r = redis_server.client()
+    calls = calls_from(shared_dir, 6, repeat=3)
+    svc = Service()
+    log = tmp_path / "workers.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    url = redis_server.url
+    try:
+        # 1. a worker that dies after a final arrived, before it was published
+        w_a = spawn_worker(url, svc.url, "w-after-final", fault="after_final:4", log=log)
+        procs.append(w_a)
+        writer = CallWriter(r, calls, RATE, speed=4.0)
+        writer.start()
+        assert w_a.wait(60) == -signal.SIGKILL
+        # 2. the only survivor claims every call and dies mid-replay
+        w_m = spawn_worker(url, svc.url, "w-mid-replay", fault="mid_replay:2", log=log)
+        procs.append(w_m)
+        assert w_m.wait(60) == -signal.SIGKILL
+        assert owned_by(r, calls, "w-mid-replay") > 0  # it had claimed calls
+        # 3. three workers; one of them killed -9 at a random moment
+        fleet = [
+            spawn_worker(url, svc.url, f"w{i}", log=log, extra=("--capacity", "3"))
+            for i in (1, 2, 3)
+        ]
+        procs += fleet
+        names = [f"w{i}" for i in (1, 2, 3)]
+        wait_until(lambda: any(owned_by(r, calls, n) for n in names), 60, "the fleet owning calls")
+        time.sleep(rng.uniform(0.0, 1.0))
+        owners = [i for i, n in enumerate(names) if owned_by(r, calls, n)] or [0, 1, 2]
+        victim = fleet[rng.choice(owners)]
+        victim.kill()
+        victim.wait(10)
+        wait_until(lambda: finished(r, calls), 90, f"every call finished (seed {seed})")
+        codes = stop_all([p for p in fleet if p is not victim])
+        results = check_all(r, svc, calls)
+    finally:
+        stop_all(procs)
+        svc.stop()
+        r.close()
+    assert codes == [0, 0], log.read_text()[-3000:]
+    # every call was taken over at least twice (the two named faults), never ping-ponged
+    assert all(max(res["epochs"]) >= 2 for res in results), (seed, results)
+    assert all(e <= 4 + 1 for e in epochs_seen(results)), results
+
+
+def epochs_seen(results: list[dict[str, Any]]) -> list[int]:
+    return [max(res["epochs"]) for res in results]
+
+
+def test_paused_worker_is_fenced_and_ownership_never_ping_pongs(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    r = redis_server.client()
+    calls = calls_from(shared_dir, 4, repeat=3)
+    svc = Service()
+    log = tmp_path / "workers.log"
+    url = redis_server.url
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        zombie = spawn_worker(url, svc.url, "zombie", log=log)
+        procs.append(zombie)
+        writer = CallWriter(r, calls, RATE, speed=4.0)
+        writer.start()
+        wait_until(lambda: owned_by(r, calls, "zombie") == len(calls), 30, "the zombie owning all")
+        wait_until(lambda: r.exists(keys("call-000")["transcript"]) == 1, 30, "a first final")
+        zombie.send_signal(signal.SIGSTOP)
+        healthy = spawn_worker(url, svc.url, "healthy", log=log)
+        procs.append(healthy)
+        # the lease (1.5 s) runs out, the healthy worker's reaper claims every call
+        wait_until(lambda: owned_by(r, calls, "healthy") == len(calls), 30, "the takeover")
+        wait_until(lambda: set(epochs(r, calls).values()) == {2}, 30, "the new epochs")
+        before = epochs(r, calls)
+        zombie.send_signal(signal.SIGCONT)
+        wait_until(lambda: finished(r, calls), 90, "every call finished")
+        after = epochs(r, calls)
+        codes = stop_all(procs)
+        results = check_all(r, svc, calls)
+    finally:
+        stop_all(procs)
+        svc.stop()
+        r.close()
+    assert codes == [0, 0], log.read_text()[-3000:]
+    assert before == after == {c: 2 for c in calls}  # taken once each, never back
+    text = log.read_text()
+    assert "lease had expired" in text and "owned by another worker now" in text
+    for res in results:  # finals of both epochs, the zombie's fenced ones never appear
+        assert res["epochs"][-1] == 2
+
+
+def test_stt_connections_dropped_mid_call_are_replayed(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    r = redis_server.client()
+    calls = calls_from(shared_dir, 4, repeat=2)
+    svc = Service(cut_every=2, cut_after=40_000)  # every other connection cut mid-call
+    log = tmp_path / "workers.log"
+    url = redis_server.url
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs = [
+            spawn_worker(
+                url,
+                svc.url,
+                f"w{i}",
+                log=log,
+                extra=("--reconnect-attempts", "20", "--max-replay-bytes", "64000"),
+            )
+            for i in (1, 2, 3)
+        ]
+        writer = CallWriter(r, calls, RATE, speed=6.0)
+        writer.start()
+        wait_until(lambda: finished(r, calls), 90, "every call finished")
+        codes = stop_all(procs)
+        results = check_all(r, svc, calls)
+    finally:
+        stop_all(procs)
+        svc.stop()
+        r.close()
+    assert codes == [0, 0, 0], log.read_text()[-3000:]
+    assert svc.cutter is not None and svc.cutter.cuts >= 2
+    assert all(res["epochs"] == [1] for res in results)  # reconnects, not takeovers
+    assert sum(res["connections"] for res in results) > len(calls)

@@ -58,6 +58,12 @@ def build_worker_parser() -> argparse.ArgumentParser:
     s.add_argument("--speed", type=float, default=1.0, help="pacing, times real time (1)")
     s.add_argument("--chunk-duration", type=float, default=0.1, help="s per AudioEvent (0.1)")
     s.add_argument("--reconnect-attempts", type=int, default=3, help="per 60 s window (3)")
+    s.add_argument(
+        "--max-replay-bytes",
+        type=int,
+        default=1_048_576,
+        help="replay ring per call (bytes); audio past it is read back from Redis (1 MiB)",
+    )
     m = p.add_argument_group("metrics")
     m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     m.add_argument("--metrics-host", default="127.0.0.1", help="their address (127.0.0.1)")
@@ -105,6 +111,7 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
             "speed": args.speed,
             "chunk_duration": args.chunk_duration,
             "reconnect_attempts": args.reconnect_attempts,
+            "max_replay_nbytes": args.max_replay_bytes,
         }
         worker = Worker(args.redis, client, options, observer=observer)
     except ScribewireError as exc:

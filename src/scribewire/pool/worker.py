@@ -305,9 +305,9 @@ class Worker:
             loops.append(asyncio.ensure_future(self._sample_tops()))
         try:
             await self._draining.wait()
-            for t in loops[1:3]:  # no more calls, no more claims
-                t.cancel()
-            await asyncio.gather(*loops[1:3], return_exceptions=True)
+            # no more calls, no more claims (each loop also checks the flag: redis-py
+            # may swallow a cancellation in the middle of a command)
+            await _cancel(loops[1:3])
             for call in list(self.calls.values()):
                 if call.stream is not None and call.task is not None:
                     self._spawn(self._end_call(call))
@@ -316,14 +316,8 @@ class Worker:
                 await asyncio.wait(pending, timeout=self._client.options.end_timeout + 5)
         finally:
             self._stopped = True
-            for t in loops:
-                t.cancel()
-            for call in list(self.calls.values()):
-                if call.task is not None:
-                    call.task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
             tasks = [c.task for c in self.calls.values() if c.task is not None]
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(loops + tasks)
             try:  # released: the reapers of the others take what is left at once
                 await r.delete(_keys.liveness_key(self.name))
             except Exception:  # noqa: BLE001 - Redis gone at exit: the lease expires
@@ -359,7 +353,6 @@ class Worker:
         return old is not None
 
     async def _liveness(self) -> None:
-        first = True
         while True:
             await asyncio.sleep(self.options.renew)
             try:
@@ -367,11 +360,10 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - keep trying while Redis is away
                 logger.warning("worker %s: liveness renewal failed: %s", self.name, exc)
                 continue
-            if not alive and not first:
+            if not alive:
                 # we were paused past the lease: calls others claimed are theirs now
                 logger.warning("worker %s: lease had expired; checking ownership", self.name)
                 await self._check_ownership()
-            first = False
 
     async def _check_ownership(self) -> None:
         calls = list(self.calls.values())
@@ -400,7 +392,7 @@ class Worker:
     async def _intake(self) -> None:
         streams = {_keys.ctl_key(b): ">" for b in range(_keys.BUCKETS)}
         block = int(self.options.block * 1000)
-        while True:
+        while not self._draining.is_set():
             room = self.options.capacity - len(self.calls)
             if room <= 0:
                 await asyncio.sleep(self.options.block)
@@ -421,8 +413,10 @@ class Worker:
                     self._start_call(call_id.decode(), entry_id.decode(), claimed=False)
 
     async def _reaper(self) -> None:
-        while True:
+        while not self._draining.is_set():
             await asyncio.sleep(self.options.reaper_period)
+            if self._draining.is_set():
+                return
             try:
                 await self._reap_once()
             except Exception as exc:  # noqa: BLE001
@@ -447,7 +441,7 @@ class Worker:
                 pipe.xpending_range(_keys.ctl_key(b), _keys.GROUP, "-", "+", 100, consumername=name)
             left = 0
             for b, pending in enumerate(await pipe.execute()):
-                if not pending:
+                if not pending or self._draining.is_set():
                     continue
                 room = self.options.capacity - len(self.calls)
                 ids = [p["message_id"] for p in pending if p["time_since_delivered"] >= min_idle]
@@ -755,3 +749,11 @@ class Worker:
         for c in list(self.calls.values()):
             lag = max(0, c.top_ms - c.read_ms) / 1000
             yield c.keys.call_id, lag, max(0, c.read_ms - c.acked_ms) / 1000
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]], timeout: float = 5.0) -> None:
+    """Cancel ``tasks`` and wait for them, at most ``timeout`` seconds."""
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
