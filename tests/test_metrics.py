@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from scribewire import TranscribeClient  # noqa: E402
 from scribewire.audio import open_audio  # noqa: E402
 from scribewire.metrics import NullObserver, PrometheusObserver  # noqa: E402
-from scribewire.server import LocalTranscribeService, NullRecognizer  # noqa: E402
+from scribewire.server import LocalTranscribeService  # noqa: E402
 from scribewire.transcribe import StreamParams  # noqa: E402
 from scribewire.transcribe.errors import LimitExceededException  # noqa: E402
 
@@ -46,10 +46,6 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
 
 
-def segmenting(rate: int, channel: int) -> NullRecognizer:
-    return NullRecognizer(rate, threshold_dbfs=-40.0, hangover=0.25)
-
-
 def load(shared: Path) -> bytes:
     with open_audio(shared / "audio" / CLIP) as src:
         return src.read(sample_rate=16_000, channels=1)
@@ -65,19 +61,20 @@ def observer() -> Any:
 def test_streams_report_sent_acknowledged_reconnects_and_latency(
     shared_dir: Path, observer: PrometheusObserver
 ) -> None:
-    pcm = load(shared_dir) * 2  # 16.6 s
+    pcm = load(shared_dir) * 3  # 24.9 s
     port = observer.serve(0)
     during: dict[Any, float] = {}
 
     async def main() -> None:
-        async with LocalTranscribeService(recognizer=segmenting) as svc:
+        # a final every second whatever the audio: little is ever held unacknowledged
+        async with LocalTranscribeService(recognizer="digest") as svc:
             client = TranscribeClient(
                 endpoint=svc.url,
                 region=svc.region,
                 credentials=svc.credentials,
                 speed=20.0,
-                rollover_after=6.0,  # two planned reconnects
-                max_replay_nbytes=160_000,  # 5 s
+                rollover_after=11.0,  # two planned reconnects
+                max_replay_nbytes=320_000,  # 10 s
                 buffer_duration=0.5,
                 observer=observer,
             )
