@@ -169,7 +169,13 @@ class Service:
         return asyncio.run_coroutine_threadsafe(get(), self.loop).result(10)
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.svc.stop(), self.loop).result(30)
+        async def close() -> None:
+            if self.cutter is not None:
+                self.cutter.server.close()
+                await self.cutter.server.wait_closed()
+            await self.svc.stop()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()

@@ -283,3 +283,68 @@ def test_stt_connections_dropped_mid_call_are_replayed(
     assert svc.cutter is not None and svc.cutter.cuts >= 2
     assert all(res["epochs"] == [1] for res in results)  # reconnects, not takeovers
     assert sum(res["connections"] for res in results) > len(calls)
+
+
+def test_sigterm_drains_and_the_calls_move_on(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    r = redis_server.client()
+    calls = calls_from(shared_dir, 3, repeat=3)
+    svc = Service()
+    log = tmp_path / "workers.log"
+    url = redis_server.url
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        first = spawn_worker(url, svc.url, "first", log=log)
+        procs.append(first)
+        writer = CallWriter(r, calls, RATE, speed=3.0)
+        writer.start()
+        wait_until(lambda: owned_by(r, calls, "first") == len(calls), 30, "first owning all")
+        wait_until(lambda: all(r.exists(keys(c)["transcript"]) for c in calls), 30, "finals")
+        first.send_signal(signal.SIGTERM)  # mid-call: drain
+        assert first.wait(30) == 0
+        acked = {c: int(r.hget(keys(c)["ledger"], "acked_ms")) for c in calls}
+        second = spawn_worker(url, svc.url, "second", log=log)
+        procs.append(second)
+        wait_until(lambda: finished(r, calls), 60, "every call finished")
+        codes = stop_all([second])
+        results = check_all(r, svc, calls)
+    finally:
+        stop_all(procs)
+        svc.stop()
+        r.close()
+    assert codes == [0], log.read_text()[-3000:]
+    assert all(res["epochs"] == [1, 2] for res in results), results
+    assert all(a > 0 for a in acked.values())  # the drained worker published its finals
+
+
+def test_a_worker_restarted_under_its_name_resumes_its_calls(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    r = redis_server.client()
+    calls = calls_from(shared_dir, 3, repeat=2)
+    svc = Service()
+    log = tmp_path / "workers.log"
+    url = redis_server.url
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # a long lease: no reaper could have taken the calls; the restart must
+        w = spawn_worker(url, svc.url, "same", log=log, lease=30.0, renew=1.0)
+        procs.append(w)
+        writer = CallWriter(r, calls, RATE, speed=3.0)
+        writer.start()
+        wait_until(lambda: owned_by(r, calls, "same") == len(calls), 30, "owning all")
+        wait_until(lambda: all(r.exists(keys(c)["transcript"]) for c in calls), 30, "finals")
+        w.kill()
+        w.wait(10)
+        again = spawn_worker(url, svc.url, "same", log=log, lease=30.0, renew=1.0)
+        procs.append(again)
+        wait_until(lambda: finished(r, calls), 60, "every call finished")
+        codes = stop_all([again])
+        results = check_all(r, svc, calls)
+    finally:
+        stop_all(procs)
+        svc.stop()
+        r.close()
+    assert codes == [0], log.read_text()[-3000:]
+    assert all(res["epochs"] == [1, 2] for res in results), results

@@ -295,6 +295,7 @@ class Worker:
         await self._create_groups()
         await r.sadd(_keys.WORKERS, self.name)
         await self._renew_once()
+        await self._resume_own()
         loops = [
             asyncio.ensure_future(self._liveness()),
             asyncio.ensure_future(self._intake()),
@@ -388,6 +389,18 @@ class Worker:
             call.task.cancel()
 
     # ------------------------------------------------------------------ intake / reaper
+
+    async def _resume_own(self) -> None:
+        """Calls still pending under this worker's name (a restart with the same name
+        after a crash): take them again; no reaper would (this name is alive)."""
+        streams = {_keys.ctl_key(b): "0" for b in range(_keys.BUCKETS)}
+        got = await self._intake_redis.xreadgroup(
+            _keys.GROUP, self.name, streams, count=self.options.capacity
+        )
+        for _key, entries in got or []:
+            for entry_id, fields in entries:
+                if fields and b"call" in fields:
+                    self._start_call(fields[b"call"].decode(), entry_id.decode(), claimed=True)
 
     async def _intake(self) -> None:
         streams = {_keys.ctl_key(b): ">" for b in range(_keys.BUCKETS)}
@@ -535,6 +548,8 @@ class Worker:
             self.calls.pop(call.keys.call_id, None)
 
     async def _transcribe(self, call: _Call) -> None:
+        if self._draining.is_set():
+            return  # taken while draining: left for the others (the new epoch is harmless)
         params = StreamParams(
             language_code=call.language,
             sample_rate=call.rate,
@@ -547,22 +562,24 @@ class Worker:
         call.queue = asyncio.Queue(4)
         call.ended = False
         self._observer.calls[stream] = call
-        async with stream:
-            call.stream = stream
-            self._wake_reader.set()
-            feeder = call.feeder = asyncio.ensure_future(self._feed(call, stream))
-            try:
-                await self._consume(call, stream)
-                if self._draining.is_set():
-                    feeder.cancel()
-                await asyncio.gather(feeder, return_exceptions=True)
-                if feeder.done() and not feeder.cancelled() and feeder.exception():
-                    raise feeder.exception()  # type: ignore[misc]
-            finally:
-                if not feeder.done():
-                    feeder.cancel()
-                await asyncio.gather(feeder, return_exceptions=True)
-        call.stream = None
+        try:
+            async with stream:
+                call.stream = stream
+                self._wake_reader.set()
+                feeder = call.feeder = asyncio.ensure_future(self._feed(call, stream))
+                try:
+                    await self._consume(call, stream)
+                    if self._draining.is_set():
+                        feeder.cancel()
+                    await asyncio.gather(feeder, return_exceptions=True)
+                    if feeder.done() and not feeder.cancelled() and feeder.exception():
+                        raise feeder.exception()  # type: ignore[misc]
+                finally:
+                    if not feeder.done():
+                        feeder.cancel()
+                    await asyncio.gather(feeder, return_exceptions=True)
+        finally:
+            call.stream = None
         if call.ended and not self._draining.is_set():
             result = await self._finish_script(
                 keys=[call.keys.ledger, call.keys.transcript, call.keys.audio, call.keys.ctl],
