@@ -54,6 +54,7 @@ from ..transcribe.events import TranscriptEvent
 from ..transcribe.params import StreamParams
 from ..transport.stream import Stream
 from . import keys as _keys
+from .resp import RespConnection
 from .scripts import FENCED, FINISH, PUBLISH, TAKE
 
 __all__ = ["Worker", "WorkerOptions"]
@@ -247,7 +248,6 @@ class Worker:
         self.name = self.options.name
         self._redis_url = redis_url
         self._redis: Any = aioredis.Redis.from_url(redis_url)
-        self._reader_redis: Any = aioredis.Redis.from_url(redis_url)
         self._intake_redis: Any = aioredis.Redis.from_url(redis_url)
         import redis as syncredis
 
@@ -262,6 +262,10 @@ class Worker:
         self._wake_reader = asyncio.Event()
         self._fault = _Fault(os.environ.get("SCRIBEWIRE_POOL_FAULT"))
         self._publish_script: Any = self._redis.register_script(PUBLISH)
+        # publishes of every call, sent together: one pipeline per loop turn
+        self._publishing: list[tuple[list[str], list[Any], asyncio.Future[int]]] = []
+        self._publish_wake = asyncio.Event()
+        self._fast_conns: dict[str, RespConnection] = {}
         self._finish_script: Any = self._redis.register_script(FINISH)
         self._take_script: Any = self._redis.register_script(TAKE)
         #: counters (also logged at exit)
@@ -293,6 +297,7 @@ class Worker:
         """
         r = self._redis
         await self._create_groups()
+        await r.script_load(PUBLISH)
         await r.sadd(_keys.WORKERS, self.name)
         await self._renew_once()
         await self._resume_own()
@@ -301,6 +306,7 @@ class Worker:
             asyncio.ensure_future(self._intake()),
             asyncio.ensure_future(self._reaper()),
             asyncio.ensure_future(self._reader()),
+            asyncio.ensure_future(self._publisher()),
         ]
         if self._watched:
             loops.append(asyncio.ensure_future(self._sample_tops()))
@@ -324,8 +330,10 @@ class Worker:
             except Exception:  # noqa: BLE001 - Redis gone at exit: the lease expires
                 pass
             logger.info("worker %s stopped: %s", self.name, self.stats)
-            for c in (self._redis, self._reader_redis, self._intake_redis):
+            for c in (self._redis, self._intake_redis):
                 await c.aclose()
+            for fast in self._fast_conns.values():
+                fast.close()
             self._sync.close()
 
     def _spawn(self, coro: Any) -> None:
@@ -662,14 +670,60 @@ class Worker:
                 start_ms = round((base_s + r.start_time) * 1000)
                 end_ms = round((base_s + r.end_time) * 1000)
                 args += [ch, start_ms, end_ms, text, self.name]
-            result = await self._publish_script(
-                keys=[call.keys.ledger, call.keys.transcript, call.keys.audio], args=args
+            result = await self._publish(
+                [call.keys.ledger, call.keys.transcript, call.keys.audio], args
             )
             if result == FENCED:
                 self._fence(call)
                 return
             self.stats["finals"] += int(result)
             call.acked_ms = max(call.acked_ms, acked_frames * 1000 // rate)
+
+    # ------------------------------------------------------------------ publishing
+
+    async def _fast(self, which: str) -> RespConnection:
+        """The hot path's own connection ``which`` (``"read"`` or ``"publish"``),
+        opened again after a loss."""
+        conn = self._fast_conns.get(which)
+        if conn is None or not conn.is_open:
+            conn = self._fast_conns[which] = await RespConnection.open(self._redis_url)
+        return conn
+
+    def _publish(self, keys: list[str], args: list[Any]) -> asyncio.Future[int]:
+        """Run PUBLISH for one event; sent with every other call's in one pipeline (a
+        call waits for its own result before its next event: order per call holds)."""
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._publishing.append((keys, args, fut))
+        self._publish_wake.set()
+        return fut
+
+    async def _publisher(self) -> None:
+        sha = self._publish_script.sha
+        while True:
+            await self._publish_wake.wait()
+            self._publish_wake.clear()
+            await asyncio.sleep(0)  # the other calls' events of this turn join in
+            batch, self._publishing = self._publishing, []
+            if not batch:
+                continue
+            for attempt in (1, 2):
+                commands = [["EVALSHA", sha, len(keys), *keys, *args] for keys, args, _ in batch]
+                try:
+                    conn = await self._fast("publish")
+                    results: list[Any] = await conn.execute(commands)
+                except Exception as exc:  # noqa: BLE001 - each call handles it
+                    results = [exc] * len(batch)
+                if attempt == 1 and any("NOSCRIPT" in str(r) for r in results):
+                    await self._redis.script_load(PUBLISH)  # Redis restarted or flushed
+                    continue
+                break
+            for (_, _, fut), result in zip(batch, results, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(int(result))
 
     # ------------------------------------------------------------------ audio reader
 
@@ -695,8 +749,13 @@ class Worker:
                 except asyncio.TimeoutError:
                     pass
                 continue
+            command: list[Any] = ["XREAD", "COUNT", self.options.batch, "BLOCK", block]
+            command += ["STREAMS", *hungry, *hungry.values()]
             try:
-                got = await self._reader_redis.xread(hungry, count=self.options.batch, block=block)
+                conn = await self._fast("read")
+                (got,) = await conn.execute([command])
+                if isinstance(got, Exception):
+                    raise got
             except Exception as exc:  # noqa: BLE001
                 logger.warning("worker %s: audio read failed: %s", self.name, exc)
                 await asyncio.sleep(self.options.block)
@@ -705,7 +764,10 @@ class Worker:
                 call, gen = gens[key.decode()]
                 if call.gen != gen or call.stream is None or not entries:
                     continue  # taken again meanwhile: the new stream reads for itself
-                batch = [(eid.decode(), fields) for eid, fields in entries]
+                batch = [
+                    (eid.decode(), dict(zip(flat[::2], flat[1::2], strict=True)))
+                    for eid, flat in entries
+                ]
                 call.next_id = batch[-1][0]
                 ms = int(call.next_id.split("-")[0])
                 call.read_ms = ms
