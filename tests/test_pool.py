@@ -31,6 +31,7 @@ from _pool_harness import (  # noqa: E402
     RedisServer,
     Service,
     check_call,
+    free_port,
     keys,
     spawn_worker,
     wait_until,
@@ -95,28 +96,65 @@ def check_all(r: Any, svc: Service, calls: dict[str, bytes]) -> list[dict[str, A
     return [check_call(r, c, pcm, RATE, stats) for c, pcm in calls.items()]
 
 
-def test_one_worker_transcribes_calls_and_transcripts_follows(
+def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     r = redis_server.client()
     calls = calls_from(shared_dir, 3)
     svc = Service()
     log = tmp_path / "worker.log"
+    port = free_port()
+    follow_out = tmp_path / "follow.jsonl"
+    scraped: dict[str, float] = {}
     try:
-        w = spawn_worker(redis_server.url, svc.url, "w1", log=log)
-        writer = CallWriter(r, calls, RATE, speed=20.0)
+        with open(follow_out, "wb") as out:  # tails every call, started before any exists
+            follower = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "scribewire.cli.main",
+                    "transcripts",
+                    "--redis",
+                    redis_server.url,
+                    "--follow",
+                    "--rescan",
+                    "0.2",
+                ],
+                stdout=out,
+            )
+        w = spawn_worker(
+            redis_server.url, svc.url, "w1", log=log, extra=("--metrics-port", str(port))
+        )
+        writer = CallWriter(r, calls, RATE, speed=4.0)
         writer.start()
         try:
+            wait_until(lambda: owned_by(r, calls, "w1") == len(calls), 30, "w1 owning the calls")
+            wait_until(
+                lambda: bool(scraped.update(scrape(port)) or scraped.get("scribewire_calls_owned")),
+                30,
+                "a scrape",
+            )
             wait_until(lambda: finished(r, calls), 60, "every call finished")
         finally:
             codes = stop_all([w])
         results = check_all(r, svc, calls)
+        total = sum(res["finals"] for res in results)
+        wait_until(lambda: len(follow_out.read_bytes().splitlines()) >= total, 30, "--follow")
     finally:
+        follower.terminate()
+        follower.wait(10)
         svc.stop()
         r.close()
     assert codes == [0], log.read_text()
     assert all(res["epochs"] == [1] for res in results)
-    # scribewire transcripts prints them as JSON lines
+    followed = [json.loads(line) for line in follow_out.read_bytes().splitlines()]
+    assert len(followed) == total
+    assert {row["call"] for row in followed} == set(calls)
+    # the worker's metrics: its calls, their lag and unacknowledged window, its streams
+    assert scraped["scribewire_calls_owned"] >= 1
+    assert scraped["scribewire_streams_open"] >= 1
+    assert "scribewire_unacknowledged_seconds_max" in scraped
+    # scribewire transcripts without --follow: one call's finals, then exit
     out = subprocess.run(
         [
             sys.executable,
@@ -136,6 +174,25 @@ def test_one_worker_transcribes_calls_and_transcripts_follows(
     assert len(rows) == results[1]["finals"]
     assert rows[0]["call"] == "call-001" and rows[0]["start_ms"] == 0
     assert all(a["end_ms"] == b["start_ms"] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(row["epoch"] == 1 and row["worker"] == "w1" for row in rows)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Unlabelled samples of the worker's /metrics (nothing when it is not up yet)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except (urllib.error.URLError, OSError):
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
 
 
 def owned_by(r: Any, calls: dict[str, bytes], worker: str) -> int:
