@@ -130,7 +130,9 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         try:
             wait_until(lambda: owned_by(r, calls, "w1") == len(calls), 30, "w1 owning the calls")
             wait_until(
-                lambda: bool(scraped.update(scrape(port)) or scraped.get("scribewire_calls_owned")),
+                lambda: bool(
+                    scraped.update(scrape(port)) or scraped.get("scribewire_streams_open")
+                ),
                 30,
                 "a scrape",
             )
