@@ -250,11 +250,23 @@ def test_kill9_at_named_and_random_points_loses_nothing(
         time.sleep(rng.uniform(0.0, 1.0))
         owners = [i for i, n in enumerate(names) if owned_by(r, calls, n)] or [0, 1, 2]
         victim = fleet[rng.choice(owners)]
+        victim_name = names[fleet.index(victim)]
+        held = [c for c in calls if r.hget(keys(c)["ledger"], "owner") == victim_name.encode()]
+        killed_at = time.time()
         victim.kill()
         victim.wait(10)
         wait_until(lambda: finished(r, calls), 90, f"every call finished (seed {seed})")
         codes = stop_all([p for p in fleet if p is not victim])
         results = check_all(r, svc, calls)
+        # the victim's calls moved after it died, never before (no lease was stolen)
+        takeovers = []
+        for c in held:
+            led = r.hgetall(keys(c)["ledger"])
+            if led[b"owner"] != victim_name.encode():
+                taken = int(led[b"taken_at"]) / 1000
+                assert taken > killed_at, (c, taken, killed_at)
+                takeovers.append(taken - killed_at)
+        print(f"seed {seed}: takeover after kill -9 (lease 1.5 s + reaper 0.3 s): {takeovers}")
     finally:
         stop_all(procs)
         svc.stop()

@@ -13,9 +13,13 @@ __all__ = ["FENCED", "FINISH", "PUBLISH", "TAKE"]
 #: what PUBLISH and FINISH return to a worker whose epoch is not the call's any more
 FENCED = -1
 
-#: KEYS: ledger. Returns {epoch, field, value, ...} after ``HINCRBY epoch 1``.
+#: KEYS: ledger. ARGV: the worker's name. Returns {epoch, field, value, ...} after
+#: ``HINCRBY epoch 1``; notes the owner and ``taken_at`` (Redis' clock, ms).
 TAKE = """
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+local now = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'owner', ARGV[1],
+  'taken_at', string.format('%d', now[1] * 1000 + math.floor(now[2] / 1000)))
 local all = redis.call('HGETALL', KEYS[1])
 table.insert(all, 1, epoch)
 return all

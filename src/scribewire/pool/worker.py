@@ -498,7 +498,7 @@ class Worker:
     async def _take(self, call: _Call) -> bool:
         """Become the call's owner (a new epoch) and read its ledger; False when the call
         had finished already (its control entry is then acknowledged)."""
-        raw = await self._take_script(keys=[call.keys.ledger])
+        raw = await self._take_script(keys=[call.keys.ledger], args=[self.name])
         call.epoch = int(raw[0])
         fields = {raw[i].decode(): raw[i + 1].decode() for i in range(1, len(raw), 2)}
         if fields.get("done") == "1":
