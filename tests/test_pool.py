@@ -127,6 +127,9 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         )
         writer = CallWriter(r, calls, RATE, speed=4.0)
         writer.start()
+        bad = keys("bad-call")  # parameters no provider takes: refused loudly, not retried
+        r.hset(bad["ledger"], mapping={"rate": 8000, "channels": 1, "encoding": "opus"})
+        r.xadd(bad["ctl"], {"call": "bad-call"})
         try:
             wait_until(lambda: owned_by(r, calls, "w1") == len(calls), 30, "w1 owning the calls")
             wait_until(
@@ -140,6 +143,7 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         finally:
             codes = stop_all([w])
         results = check_all(r, svc, calls)
+        assert r.xpending(bad["ctl"], "workers")["pending"] == 0
         total = sum(res["finals"] for res in results)
         wait_until(lambda: len(follow_out.read_bytes().splitlines()) >= total, 30, "--follow")
     finally:
@@ -149,6 +153,8 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         r.close()
     assert codes == [0], log.read_text()
     assert all(res["epochs"] == [1] for res in results)
+    assert b"unsupported audio" in r.hget(bad["ledger"], "failed")
+    assert "call bad-call refused" in log.read_text()
     followed = [json.loads(line) for line in follow_out.read_bytes().splitlines()]
     assert len(followed) == total
     assert {row["call"] for row in followed} == set(calls)

@@ -47,13 +47,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..audio import ulaw_decode
-from ..clients import TranscribeClient
 from ..errors import ParameterError, ScribewireError
 from ..metrics import CallSignals, PrometheusObserver, StreamObserver
-from ..transcribe.events import TranscriptEvent
-from ..transcribe.params import StreamParams
 from ..transport.stream import Stream
 from . import keys as _keys
+from .providers import CallProvider, provider_for
 from .resp import RespConnection
 from .scripts import FENCED, FINISH, PUBLISH, TAKE
 
@@ -145,7 +143,8 @@ class _Call:
         self.rate = 8000
         self.channels = 1
         self.encoding = "pcm"
-        self.language = "en-US"
+        self.fields: dict[str, str] = {}  # the ledger as taken
+        self.provider: CallProvider | None = None
         self.base = 0  # frames: the stream's position 0 in the call
         self.next_id = "0-0"  # XREAD position
         self.read_ms = 0  # end of the audio read so far, ms
@@ -220,11 +219,12 @@ class _CallObserver:
 
 
 class Worker:
-    """Runs the calls the consumer group hands it through one :class:`TranscribeClient`.
+    """Runs the calls the consumer group hands it, one client per provider for all calls.
 
     Args:
         redis_url: ``redis://host:port/db`` of the fleet's Redis.
-        client_options: keyword arguments of :class:`TranscribeClient` (``endpoint``,
+        client_options: keyword arguments of the provider's client (Transcribe:
+            :class:`~scribewire.TranscribeClient`'s ``endpoint``,
             ``region``, ``credentials``, ``speed``...); ``observer`` is taken from here.
         options: :class:`WorkerOptions`.
         observer: where stream and per-call signals go (a :class:`PrometheusObserver`
@@ -254,7 +254,10 @@ class Worker:
         # a blocking client for the refetch thread (connects on first use)
         self._sync: Any = syncredis.Redis.from_url(redis_url)
         self._observer = _CallObserver(self, observer)
-        self._client = TranscribeClient(**{**(client_options or {}), "observer": self._observer})
+        self._client_options = dict(client_options or {})
+        self._providers: dict[str, CallProvider] = {}
+        self._end_timeout = float(self._client_options.get("end_timeout", 30.0))
+        self._provider("transcribe")  # bad client options fail here, not on a call
         self.calls: dict[str, _Call] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._draining = asyncio.Event()
@@ -320,7 +323,7 @@ class Worker:
                     self._spawn(self._end_call(call))
             pending = [c.task for c in self.calls.values() if c.task is not None]
             if pending:
-                await asyncio.wait(pending, timeout=self._client.options.end_timeout + 5)
+                await asyncio.wait(pending, timeout=self._end_timeout + 5)
         finally:
             self._stopped = True
             tasks = [c.task for c in self.calls.values() if c.task is not None]
@@ -507,7 +510,7 @@ class Worker:
         call.rate = int(fields.get("rate", "8000"))
         call.channels = int(fields.get("channels", "1"))
         call.encoding = fields.get("encoding", "pcm")
-        call.language = fields.get("language", "en-US")
+        call.fields = fields
         call.base = int(fields.get("acked_frames", "0"))
         call.acked_ms = int(fields.get("acked_ms", "0"))
         # every entry ending at or before the ack point is covered by published finals
@@ -536,6 +539,9 @@ class Worker:
                     return
                 except asyncio.CancelledError:
                     raise
+                except ParameterError as exc:  # the call itself is wrong: never retried
+                    await self._refuse(call, exc)
+                    return
                 except Exception as exc:  # noqa: BLE001 - the service or Redis failed
                     if self._stopped or self._draining.is_set():
                         return
@@ -555,17 +561,24 @@ class Worker:
                 await call.stream.aclose()
             self.calls.pop(call.keys.call_id, None)
 
+    async def _refuse(self, call: _Call, exc: ParameterError) -> None:
+        """A call whose parameters no provider accepts: said loudly (log, the ledger's
+        ``failed`` field), and its control entry acknowledged so it does not come back."""
+        logger.error("worker %s: call %s refused: %s", self.name, call.keys.call_id, exc)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(call.keys.ledger, "failed", str(exc))
+        pipe.xack(call.keys.ctl, _keys.GROUP, call.ctl_id)
+        await pipe.execute()
+
     async def _transcribe(self, call: _Call) -> None:
         if self._draining.is_set():
             return  # taken while draining: left for the others (the new epoch is harmless)
-        params = StreamParams(
-            language_code=call.language,
-            sample_rate=call.rate,
-            enable_channel_identification=call.channels == 2,
-            number_of_channels=2 if call.channels == 2 else None,
-            session_id=_keys.session_id(call.keys.call_id, call.epoch),
+        call.provider = self._provider(call.fields.get("provider", "transcribe"))
+        stream = call.provider.stream(
+            call.fields,
+            _keys.session_id(call.keys.call_id, call.epoch),
+            self._refetcher(call),
         )
-        stream = self._client.stream(params, refetch=self._refetcher(call), track_acks=True)
         call.gen += 1
         call.queue = asyncio.Queue(4)
         call.ended = False
@@ -654,22 +667,20 @@ class Worker:
         rate = call.rate
         bpf = 2 * call.channels  # int16 on the stream
         base_ms_frames = call.base
+        provider = call.provider
+        assert provider is not None
         async for event in stream:
-            if type(event) is not TranscriptEvent:
-                continue
-            finals = [r for r in event.transcript.results if not r.is_partial]
+            finals = provider.finals(event)
             if not finals:
                 continue
             self._fault.hit("after_final")
             acked_frames = base_ms_frames + stream.event_ack_nbytes // bpf
             args: list[Any] = [call.epoch, acked_frames, acked_frames * 1000 // rate, len(finals)]
             base_s = base_ms_frames / rate
-            for r in finals:
-                ch = r.channel_id[3:] if r.channel_id and r.channel_id.startswith("ch_") else "0"
-                text = r.alternatives[0].transcript if r.alternatives else ""
-                start_ms = round((base_s + r.start_time) * 1000)
-                end_ms = round((base_s + r.end_time) * 1000)
-                args += [ch, start_ms, end_ms, text, self.name]
+            for f in finals:
+                start_ms = round((base_s + f.start) * 1000)
+                end_ms = round((base_s + f.end) * 1000)
+                args += [f.channel, start_ms, end_ms, f.text, self.name]
             result = await self._publish(
                 [call.keys.ledger, call.keys.transcript, call.keys.audio], args
             )
@@ -678,6 +689,13 @@ class Worker:
                 return
             self.stats["finals"] += int(result)
             call.acked_ms = max(call.acked_ms, acked_frames * 1000 // rate)
+
+    def _provider(self, name: str) -> CallProvider:
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = provider_for(name, self._client_options, self._observer)
+            self._providers[name] = provider
+        return provider
 
     # ------------------------------------------------------------------ publishing
 
