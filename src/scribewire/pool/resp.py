@@ -126,11 +126,23 @@ class RespConnection(asyncio.Protocol):
         Raises:
             ConnectionError: the connection is (or gets) lost.
         """
+        return await self.execute_encoded(
+            b"".join([encode_command(c) for c in commands]), len(commands)
+        )
+
+    async def execute_encoded(self, payload: bytes, count: int) -> list[Any]:
+        """Send ``count`` commands already encoded (:func:`encode_command`) as
+        ``payload``, e.g. a long command built once and sent again and again; return
+        their replies in order.
+
+        Raises:
+            ConnectionError: the connection is (or gets) lost.
+        """
         transport = self._transport
         if transport is None or self._lost is not None:
             raise ConnectionError(f"Redis connection lost: {self._lost}")
         loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in commands]
+        futures = [loop.create_future() for _ in range(count)]
         self._pending.extend(futures)
-        transport.write(b"".join([encode_command(c) for c in commands]))
+        transport.write(payload)
         return list(await asyncio.gather(*futures))

@@ -52,7 +52,7 @@ from ..metrics import CallSignals, PrometheusObserver, StreamObserver
 from ..transport.stream import Stream
 from . import keys as _keys
 from .providers import CallProvider, provider_for
-from .resp import RespConnection
+from .resp import RespConnection, encode_command
 from .scripts import FENCED, FINISH, PUBLISH, TAKE
 
 __all__ = ["Worker", "WorkerOptions"]
@@ -414,23 +414,45 @@ class Worker:
                     self._start_call(fields[b"call"].decode(), entry_id.decode(), claimed=True)
 
     async def _intake(self) -> None:
-        streams = {_keys.ctl_key(b): ">" for b in range(_keys.BUCKETS)}
+        # XREADGROUP over every bucket: 2,000+ arguments, encoded once per COUNT value
+        ctl = [_keys.ctl_key(b) for b in range(_keys.BUCKETS)]
         block = int(self.options.block * 1000)
+        encoded: dict[int, bytes] = {}
         while not self._draining.is_set():
             room = self.options.capacity - len(self.calls)
             if room <= 0:
                 await asyncio.sleep(self.options.block)
                 continue
-            try:
-                got = await self._intake_redis.xreadgroup(
-                    _keys.GROUP, self.name, streams, count=min(room, 100), block=block
+            count = min(room, 100)
+            payload = encoded.get(count)
+            if payload is None:
+                payload = encoded[count] = encode_command(
+                    [
+                        "XREADGROUP",
+                        "GROUP",
+                        _keys.GROUP,
+                        self.name,
+                        "COUNT",
+                        count,
+                        "BLOCK",
+                        block,
+                        "STREAMS",
+                        *ctl,
+                        *([">"] * len(ctl)),
+                    ]
                 )
+            try:
+                conn = await self._fast("intake")
+                (got,) = await conn.execute_encoded(payload, 1)
+                if isinstance(got, Exception):
+                    raise got
             except Exception as exc:  # noqa: BLE001
                 logger.warning("worker %s: intake failed: %s", self.name, exc)
                 await asyncio.sleep(self.options.block)
                 continue
             for _key, entries in got or []:
-                for entry_id, fields in entries:
+                for entry_id, flat in entries:
+                    fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
                     call_id = fields.get(b"call")
                     if call_id is None:  # not a call start: never ours to keep
                         continue
