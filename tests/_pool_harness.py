@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from scribewire.audio import ulaw_encode
 from scribewire.pool.keys import session_id
 from scribewire.server import LocalTranscribeService
 from scribewire.server.stats import StreamStats
@@ -198,14 +199,14 @@ def keys(call_id: str) -> dict[str, str]:
     }
 
 
-def start_call(r: Any, call_id: str, rate: int = 8000) -> None:
+def start_call(r: Any, call_id: str, rate: int = 8000, encoding: str = "pcm") -> None:
     k = keys(call_id)
     r.hset(
         k["ledger"],
         mapping={
             "rate": rate,
             "channels": 1,
-            "encoding": "pcm",
+            "encoding": encoding,
             "language": "en-US",
             "acked_ms": 0,
             "acked_frames": 0,
@@ -216,9 +217,17 @@ def start_call(r: Any, call_id: str, rate: int = 8000) -> None:
 
 
 def append_audio(
-    r: Any, call_id: str, pcm: bytes, start_ms: int, entry_ms: int, rate: int, last: bool
+    r: Any,
+    call_id: str,
+    pcm: bytes,
+    start_ms: int,
+    entry_ms: int,
+    rate: int,
+    last: bool,
+    mulaw: bool = False,
 ) -> None:
-    """XADD ``pcm`` (int16 mono) from ``start_ms`` in entries of ``entry_ms``; ID = end ms."""
+    """XADD ``pcm`` (int16 mono) from ``start_ms`` in entries of ``entry_ms``; ID = end ms;
+    stored as G.711 μ-law with ``mulaw``."""
     k = keys(call_id)
     per = rate * entry_ms // 1000 * 2
     pipe = r.pipeline(transaction=False)
@@ -226,7 +235,7 @@ def append_audio(
     for i in range(n):
         chunk = pcm[i * per : (i + 1) * per]
         end_ms = start_ms + (i * per + len(chunk)) * 1000 // (2 * rate)
-        fields = {"pcm": chunk}
+        fields = {"pcm": ulaw_encode(chunk) if mulaw else chunk}
         if last and i == n - 1:
             fields["end"] = "1"
         pipe.xadd(k["audio"], fields, id=f"{end_ms}-0")
@@ -237,15 +246,22 @@ class CallWriter:
     """Writes K calls paced at ``speed`` times real time from a thread (a front door)."""
 
     def __init__(
-        self, r: Any, calls: dict[str, bytes], rate: int, entry_ms: int = 250, speed: float = 8.0
+        self,
+        r: Any,
+        calls: dict[str, bytes],
+        rate: int,
+        entry_ms: int = 250,
+        speed: float = 8.0,
+        mulaw: frozenset[str] = frozenset(),
     ) -> None:
         self.r, self.calls, self.rate, self.entry_ms, self.speed = r, calls, rate, entry_ms, speed
+        self.mulaw = mulaw  # calls written as G.711 μ-law
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         for c in self.calls:
-            start_call(self.r, c, self.rate)
+            start_call(self.r, c, self.rate, "mulaw" if c in self.mulaw else "pcm")
         self.thread.start()
 
     def _run(self) -> None:
@@ -264,6 +280,7 @@ class CallWriter:
                         self.entry_ms,
                         self.rate,
                         pos + per >= len(pcm),
+                        c in self.mulaw,
                     )
             pos += per
             time.sleep(self.entry_ms / 1000 / self.speed)

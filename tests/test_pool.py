@@ -37,7 +37,7 @@ from _pool_harness import (  # noqa: E402
     wait_until,
 )
 
-from scribewire.audio import open_audio  # noqa: E402
+from scribewire.audio import open_audio, ulaw_decode, ulaw_encode  # noqa: E402
 
 RATE = 8000
 CLIPS = [
@@ -101,6 +101,9 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
 ) -> None:
     r = redis_server.client()
     calls = calls_from(shared_dir, 3)
+    # one call arrives as G.711 μ-law (Twilio's encoding): what the service must receive
+    # is its decoding, which the worker does on the way
+    calls["call-002"] = ulaw_decode(ulaw_encode(calls["call-002"]))
     svc = Service()
     log = tmp_path / "worker.log"
     port = free_port()
@@ -125,7 +128,7 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         w = spawn_worker(
             redis_server.url, svc.url, "w1", log=log, extra=("--metrics-port", str(port))
         )
-        writer = CallWriter(r, calls, RATE, speed=4.0)
+        writer = CallWriter(r, calls, RATE, speed=4.0, mulaw=frozenset({"call-002"}))
         writer.start()
         bad = keys("bad-call")  # parameters no provider takes: refused loudly, not retried
         r.hset(bad["ledger"], mapping={"rate": 8000, "channels": 1, "encoding": "opus"})
