@@ -135,6 +135,8 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         r.xadd(bad["ctl"], {"call": "bad-call"})
         try:
             wait_until(lambda: owned_by(r, calls, "w1") == len(calls), 30, "w1 owning the calls")
+            # its free capacity for the front door, renewed with its lease
+            wait_until(lambda: r.hget("sw:cap", "w1") == b"497 500", 30, "w1's capacity")
             wait_until(
                 lambda: bool(
                     scraped.update(scrape(port)) or scraped.get("scribewire_streams_open")
@@ -156,6 +158,7 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         r.close()
     assert codes == [0], log.read_text()
     assert all(res["epochs"] == [1] for res in results)
+    assert r.hget("sw:cap", "w1") is None  # gone with the worker
     assert b"unsupported audio" in r.hget(bad["ledger"], "failed")
     assert "call bad-call refused" in log.read_text()
     followed = [json.loads(line) for line in follow_out.read_bytes().splitlines()]
@@ -275,6 +278,7 @@ def test_kill9_at_named_and_random_points_loses_nothing(
                 taken = int(led[b"taken_at"]) / 1000
                 assert taken > killed_at, (c, taken, killed_at)
                 takeovers.append(taken - killed_at)
+        assert r.hget("sw:cap", victim_name) is None  # the dead offer no capacity
         print(f"seed {seed}: takeover after kill -9 (lease 1.5 s + reaper 0.3 s): {takeovers}")
     finally:
         stop_all(procs)

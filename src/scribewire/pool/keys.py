@@ -15,7 +15,10 @@ scripts stay in one Cluster slot and a worker can read many calls in one command
 - ``sw:{b}:t:<call>``: the call's finals (fields ``ch``, ``start_ms``, ``end_ms``,
   ``text``, ``epoch``, ``worker``), IDs strictly increasing;
 - ``sw:w:<worker>``: a worker's liveness key (``SET ... PX lease``);
-- ``sw:workers``: the set of worker names the reapers watch.
+- ``sw:workers``: the set of worker names the reapers watch;
+- ``sw:cap``: hash worker name -> ``"<free> <capacity>"`` (calls it can still take, of
+  how many), written with each liveness renewal and removed when the worker leaves or
+  is reaped: the front door refuses new calls when the fleet's free sum is low.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import zlib
 
 __all__ = [
     "BUCKETS",
+    "CAPACITY",
     "GROUP",
     "WORKERS",
     "CallKeys",
@@ -40,6 +44,8 @@ BUCKETS = 1024
 GROUP = "workers"
 #: the set of worker names
 WORKERS = "sw:workers"
+#: worker name -> "<free> <capacity>"
+CAPACITY = "sw:cap"
 
 
 def bucket_of(call_id: str) -> int:

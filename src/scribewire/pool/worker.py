@@ -330,6 +330,7 @@ class Worker:
             await _cancel(loops + tasks)
             try:  # released: the reapers of the others take what is left at once
                 await r.delete(_keys.liveness_key(self.name))
+                await r.hdel(_keys.CAPACITY, self.name)
             except Exception:  # noqa: BLE001 - Redis gone at exit: the lease expires
                 pass
             logger.info("worker %s stopped: %s", self.name, self.stats)
@@ -356,12 +357,16 @@ class Worker:
 
     async def _renew_once(self) -> bool:
         """Renew the liveness key; False when it had expired (the fleet took us for dead)."""
-        old = await self._redis.set(
+        free = max(0, self.options.capacity - len(self.calls))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(
             _keys.liveness_key(self.name),
             str(os.getpid()),
             px=int(self.options.lease * 1000),
             get=True,
         )
+        pipe.hset(_keys.CAPACITY, self.name, f"{free} {self.options.capacity}")
+        old, _ = await pipe.execute()
         return old is not None
 
     async def _liveness(self) -> None:
@@ -479,6 +484,8 @@ class Worker:
         for n in others:
             pipe.exists(_keys.liveness_key(n))
         dead = [n for n, alive in zip(others, await pipe.execute(), strict=True) if not alive]
+        if dead:  # their free capacity is not the fleet's any more
+            await r.hdel(_keys.CAPACITY, *dead)
         claimed = 0
         min_idle = int(self.options.lease * 1000)
         for name in dead:
