@@ -39,6 +39,7 @@ from .assemblyai.session import AssemblyAISession, ShortTail
 from .audio import ulaw_encode
 from .errors import AudioFormatError, CredentialsError, ParameterError
 from .media.files import AudioSource, open_audio, read_range
+from .metrics import StreamObserver
 from .streaming.replay import AudioLedger, Refetch
 from .streaming.session import ProviderSession
 from .transcribe.ack import TranscribeAck
@@ -121,6 +122,10 @@ class TranscribeClient:
             (ends the old one cleanly, then replays what is unacknowledged), under the
             service's 14,400 s limit per stream (protocol.md §5 limits).
         max_events: events waiting for the caller before a stream stops reading the socket.
+        observer: a :class:`~scribewire.metrics.StreamObserver` told about every
+            stream's open, close, reconnects, service errors and final latency (e.g.
+            :class:`~scribewire.metrics.PrometheusObserver`); None (the default) costs
+            nothing per audio message.
 
     Raises:
         ParameterError: an argument out of range.
@@ -146,6 +151,7 @@ class TranscribeClient:
         max_replay_nbytes: int = 1_048_576,
         rollover_after: float = 14_100.0,
         max_events: int = 4096,
+        observer: StreamObserver | None = None,
     ) -> None:
         self.options = StreamOptions(
             speed=speed,
@@ -191,6 +197,7 @@ class TranscribeClient:
         self._credentials = CredentialCache(source)
         self._counter = _pacing.MessageCounter()
         self._framer = ClientFramer()
+        self.observer = observer
 
     @property
     def speed(self) -> float:
@@ -231,6 +238,7 @@ class TranscribeClient:
         *,
         configuration: ConfigurationEvent | None = None,
         refetch: Refetch | None = None,
+        track_acks: bool = False,
     ) -> Stream:
         """A stream for ``params``; use it as ``async with client.stream(params) as s:``.
 
@@ -244,13 +252,23 @@ class TranscribeClient:
                 ``refetch(start, end)`` returns the int16 PCM bytes of stream positions
                 ``[start, end)`` as sent before: the stream's replay then never loses
                 audio (it is called in a worker thread).
+            track_acks: keep, with each event, the acknowledged position right after it
+                (``stream.event_ack_nbytes`` as each is iterated): for a consumer that
+                must never claim more than the results it has handled (the pool).
 
         Raises:
             ParameterError: a non-``pcm`` encoding, a configuration on another path, or
                 a replay budget too small for ``buffer_duration`` at this rate.
         """
         provider = _TranscribeProvider(self, params, configuration)
-        return Stream(provider, self.options, self._counter, refetch=refetch)
+        return Stream(
+            provider,
+            self.options,
+            self._counter,
+            refetch=refetch,
+            observer=self.observer,
+            track_acks=track_acks,
+        )
 
     async def transcribe_file(
         self,

@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the local Transcribe-compatible service", add_help=False)
+    sub.add_parser(
+        "worker", help="transcribe calls from Redis Streams (a pool worker)", add_help=False
+    )
+    sub.add_parser(
+        "transcripts", help="print or follow the finals of calls in Redis", add_help=False
+    )
     t = sub.add_parser(
         "transcribe",
         help="transcribe audio files",
@@ -670,6 +676,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if args and args[0] == "transcribe":
         return transcribe_main(args[1:])
+    if args and args[0] in ("worker", "transcripts"):
+        from .worker import transcripts_main, worker_main
+
+        return (worker_main if args[0] == "worker" else transcripts_main)(args[1:])
     parser = build_parser()
     parser.parse_args(args)  # --version, --help, or an error
     parser.print_help(sys.stderr)

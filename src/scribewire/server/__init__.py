@@ -43,6 +43,7 @@ from __future__ import annotations
 from ..cli.serve import build_parser, serve_main
 from .recognizers import (
     RECOGNIZERS,
+    DigestRecognizer,
     NullRecognizer,
     PocketsphinxRecognizer,
     Recognizer,
@@ -59,6 +60,7 @@ __all__ = [
     "PATHS",
     "RECOGNIZERS",
     "LocalTranscribeService",
+    "DigestRecognizer",
     "NullRecognizer",
     "PocketsphinxRecognizer",
     "Recognizer",

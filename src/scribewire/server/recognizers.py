@@ -25,11 +25,16 @@ Recognizers:
   aligned to the audio timeline; deterministic tests of partial/final/timing/channel logic.
 - :class:`NullRecognizer` (``"null"``): energy-based segments with placeholder words
   (``"speech"``), near-zero CPU; load tests.
+- :class:`DigestRecognizer` (``"digest"``): one final per ``interval`` seconds of audio
+  whose one word is the SHA-1 of exactly those samples; the finals tile the audio, so a
+  test can check that a transcript covers a recording with no gap, no overlap and the
+  right bytes in every place (scale-out tests, ``scaleout.md`` §5).
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +48,7 @@ from ..errors import AudioFormatError, ParameterError, SessionStateError
 from ..transcribe.server_session import ResultSegment, ResultWord
 
 __all__ = [
+    "DigestRecognizer",
     "NullRecognizer",
     "PocketsphinxRecognizer",
     "RECOGNIZERS",
@@ -181,6 +187,77 @@ class NullRecognizer:
     def finish(self) -> list[Segment]:
         """See :class:`Recognizer`."""
         return [self._close()] if self._seg_start is not None else []
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+# --------------------------------------------------------------------------- digest
+
+
+class DigestRecognizer:
+    """Finals that tile the audio, each naming the SHA-1 of its exact samples.
+
+    Every ``interval`` seconds of audio received (whole frames, counted from the first
+    sample) closes a segment: one final whose single word is ``"d"`` plus the first 16
+    hex digits of the SHA-1 of that segment's int16 little-endian PCM, with the segment's
+    start and end times (``frames / sample_rate``). Half way through each segment one
+    partial of it is reported. ``finish`` closes the last, shorter segment. Near-zero
+    CPU, deterministic: a transcript of finals must reproduce the recording's digests.
+
+    Args:
+        sample_rate: rate of the PCM given to ``accept``, Hz.
+        interval: seconds of audio per final (> 0).
+
+    Raises:
+        ParameterError: ``interval`` not positive.
+    """
+
+    blocking: ClassVar[bool] = False
+
+    def __init__(self, sample_rate: int, *, interval: float = 1.0) -> None:
+        if not interval > 0:
+            raise ParameterError(f"interval must be > 0 seconds, got {interval!r}")
+        self.sample_rate = sample_rate
+        self._size = max(1, round(interval * sample_rate)) * 2  # bytes per segment
+        self._held = bytearray()
+        self._start = 0  # frames before the segment being filled
+        self._next_id = 0
+        self._partial_sent = False
+
+    def _segment(self, pcm: bytes, partial: bool) -> Segment:
+        rate = self.sample_rate
+        start = self._start / rate
+        end = (self._start + len(pcm) // 2) / rate
+        word = Word("d" + hashlib.sha1(pcm).hexdigest()[:16], start, end, 1.0)
+        return Segment(self._next_id, start, end, (word,), partial)
+
+    def _close(self, pcm: bytes) -> Segment:
+        seg = self._segment(pcm, False)
+        self._start += len(pcm) // 2
+        self._next_id += 1
+        self._partial_sent = False
+        return seg
+
+    def accept(self, pcm: bytes, t: float) -> list[Segment]:
+        """See :class:`Recognizer`; ``pcm`` is int16 mono at ``sample_rate``."""
+        _check_pcm(pcm)
+        held = self._held
+        held += pcm
+        size = self._size
+        out: list[Segment] = []
+        while len(held) >= size:
+            out.append(self._close(bytes(held[:size])))
+            del held[:size]
+        if not self._partial_sent and len(held) >= size // 2 and held:
+            self._partial_sent = True
+            out.append(self._segment(bytes(held), True))
+        return out
+
+    def finish(self) -> list[Segment]:
+        """See :class:`Recognizer`."""
+        held, self._held = bytes(self._held), bytearray()
+        return [self._close(held)] if held else []
 
     def close(self) -> None:
         """Nothing to release."""
@@ -603,7 +680,7 @@ class PocketsphinxRecognizer:
 
 # --------------------------------------------------------------------------- registry
 
-RECOGNIZERS: tuple[str, ...] = ("pocketsphinx", "replay", "null")
+RECOGNIZERS: tuple[str, ...] = ("pocketsphinx", "replay", "null", "digest")
 
 
 def recognizer_factory(
@@ -621,6 +698,8 @@ def recognizer_factory(
     """
     if name == "null":
         return lambda rate, channel: NullRecognizer(rate)
+    if name == "digest":
+        return lambda rate, channel: DigestRecognizer(rate)
     if name == "pocketsphinx":
         return lambda rate, channel: PocketsphinxRecognizer(rate)
     if name == "replay":

@@ -39,7 +39,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.exceptions import ConnectionClosedOK
@@ -61,11 +61,16 @@ from . import pacing as _pacing
 from .connection import Connection
 from .options import StreamOptions
 
+if TYPE_CHECKING:
+    from ..metrics import StreamObserver
+
 __all__ = ["Stream", "StreamProvider"]
 
 logger = logging.getLogger("scribewire.stream")
 
 _RETRY = 0.02  # seconds between write attempts while the socket buffer is full
+#: send() pieces remembered for the final latency (oldest forgotten first)
+_MAX_MARKS = 4096
 
 
 class StreamProvider(Protocol):
@@ -125,6 +130,7 @@ class Stream(_pacing.PacedWriter):
     # the per-message state (queue, deadlines, transport) is the PacedWriter base's
     __slots__ = (
         "__weakref__",
+        "_acks",
         "_backlog",
         "_bytes_per_second",
         "_chunk_nbytes",
@@ -138,8 +144,10 @@ class Stream(_pacing.PacedWriter):
         "_event_waiter",
         "_events",
         "_loop",
+        "_marks",
         "_max_frames",
         "_normalise",
+        "_observer",
         "_opened",
         "_options",
         "_provider",
@@ -152,6 +160,7 @@ class Stream(_pacing.PacedWriter):
         "_wheel",
         "connection_offsets",
         "connections",
+        "event_ack_nbytes",
         "ledger",
         "session",
         "supervisor",
@@ -164,8 +173,24 @@ class Stream(_pacing.PacedWriter):
         counter: _pacing.MessageCounter,
         *,
         refetch: Refetch | None = None,
+        observer: StreamObserver | None = None,
+        track_acks: bool = False,
     ) -> None:
         super().__init__(counter)
+        # None costs one check at open, close, reconnect and acknowledgement; nothing
+        # per audio message
+        self._observer = observer
+        # (stream position at the end of a send() piece, loop time it was accepted):
+        # for the final latency, kept only with an observer
+        self._marks: collections.deque[tuple[int, float]] | None = (
+            None if observer is None else collections.deque(maxlen=_MAX_MARKS)
+        )
+        # the ledger's acknowledgement point after each event waiting for the caller
+        self._acks: collections.deque[int] | None = collections.deque() if track_acks else None
+        #: with ``track_acks``: the ledger's acknowledged position (bytes) right after
+        #: the event iteration returned last was observed (what a consumer that
+        #: publishes results in order may claim as covered, never more)
+        self.event_ack_nbytes = 0
         self._provider = provider
         self._options = options
         self.session = provider.new_session()
@@ -268,6 +293,8 @@ class Stream(_pacing.PacedWriter):
         self._use_connection(conn, now)
         self._idle_since = now
         self._receiver = self._loop.create_task(self._receive())
+        if self._observer is not None:
+            self._observer.stream_opened(self)
         keepalive = self._options.keepalive_after
         if keepalive is not None:
             self._keepalive_after = keepalive
@@ -366,6 +393,9 @@ class Stream(_pacing.PacedWriter):
         ledger = self.ledger
         overflows = ledger.overflows
         ledger.record(pcm)  # warns ReplayOverflow when unacknowledged audio leaves memory
+        marks = self._marks
+        if marks is not None:
+            marks.append((ledger.sent_nbytes, self._loop.time()))
         if ledger.overflows != overflows:
             logger.warning(
                 "%s: audio the service had not finished with left the replay buffer "
@@ -553,6 +583,9 @@ class Stream(_pacing.PacedWriter):
             outcome = await self._receive_connection()
             while True:
                 now = self._loop.time()
+                observer = self._observer
+                if observer is not None and isinstance(outcome, (ServiceError, ProtocolError)):
+                    observer.service_error(self, type(outcome).__name__)
                 if isinstance(outcome, _Rollover):
                     action = self.supervisor.connection_ended(now, None, rolled=True)
                 else:
@@ -566,7 +599,14 @@ class Stream(_pacing.PacedWriter):
                         if self._error is not None:
                             return
                     try:
-                        await self._reconnect()
+                        replayed = await self._reconnect()
+                        if observer is not None:
+                            cause = (
+                                "rollover"
+                                if isinstance(outcome, _Rollover)
+                                else type(outcome).__name__
+                            )
+                            observer.reconnected(self, cause, replayed / self._bytes_per_second)
                         break
                     except ScribewireError as again:  # refused, unreachable, credentials
                         action = self.supervisor.connect_failed(self._loop.time(), again)
@@ -581,6 +621,8 @@ class Stream(_pacing.PacedWriter):
             self._wake_events()
             if self._error is None:
                 self.session.close()
+            if self._observer is not None:
+                self._observer.stream_closed(self)
 
     async def _receive_connection(self) -> BaseException | None:
         """Read the current connection until it closes: None when the stream ended
@@ -634,17 +676,33 @@ class Stream(_pacing.PacedWriter):
         ledger = self.ledger
         before = ledger.acknowledged_nbytes
         shifted = []
+        acks = self._acks
         for event in events:
             ledger.observe(event)
             shifted.append(ledger.shift(event))
+            if acks is not None:
+                acks.append(ledger.acknowledged_nbytes)
         if ledger.acknowledged_nbytes > before:
             self.supervisor.acknowledged()
+            marks = self._marks
+            if marks is not None:
+                self._note_latency(marks, ledger.acknowledged_nbytes)
         self._events.extend(shifted)
         self._wake_events()
 
-    async def _reconnect(self) -> None:
+    def _note_latency(self, marks: collections.deque[tuple[int, float]], ack: int) -> None:
+        """Tell the observer how long ago the audio at the new acknowledgement point
+        ``ack`` was accepted (the first ``send`` piece reaching it)."""
+        while marks and marks[0][0] < ack:
+            marks.popleft()
+        if marks:
+            assert self._observer is not None
+            self._observer.final_latency(self, self._loop.time() - marks[0][1])
+
+    async def _reconnect(self) -> int:
         """A new connection and session; the unacknowledged audio first (faster than
-        real time until it has caught up), then the queue as before.
+        real time until it has caught up), then the queue as before. Returns the bytes
+        replayed.
 
         Raises:
             ConnectionClosed, HandshakeRejected: the new connection failed (the stream
@@ -686,6 +744,7 @@ class Stream(_pacing.PacedWriter):
         space = self._space
         if space is not None and not space.done():
             space.set_result(None)  # send() may go on: the bound now counts the backlog
+        return len(replay)
 
     async def _refetched(self) -> bytes:
         """The audio the ledger needs read again from a file source, read in a worker
@@ -761,6 +820,8 @@ class Stream(_pacing.PacedWriter):
             await waiter
             self._event_waiter = None
         event = events.popleft()
+        if self._acks is not None:
+            self.event_ack_nbytes = self._acks.popleft()
         space = self._event_space
         if space is not None and not space.done():
             space.set_result(None)

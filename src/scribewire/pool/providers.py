@@ -1,0 +1,100 @@
+"""What a pool worker needs from a speech provider: a stream for a call, and its finals.
+
+The worker itself never branches on the provider: for each call it asks the provider
+named in the call's ledger (field ``provider``, default ``transcribe``) for a
+:class:`~scribewire.transport.stream.Stream` with the call's parameters, and for the
+finals each event carries (channel, start and end in stream seconds, text). Amazon
+Transcribe is here; AssemblyAI joins through the same :class:`CallProvider` when its
+client lands (its finals: ``Turn`` events with ``end_of_turn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+from ..clients import TranscribeClient
+from ..errors import ParameterError
+from ..metrics import StreamObserver
+from ..streaming.replay import Refetch
+from ..transcribe.events import TranscriptEvent
+from ..transcribe.params import StreamParams
+from ..transport.stream import Stream
+
+__all__ = ["CallProvider", "Final", "TranscribeProvider", "provider_for"]
+
+
+class Final(NamedTuple):
+    """One final result: ``channel`` (``"0"``, ``"1"``), times in stream seconds, text."""
+
+    channel: str
+    start: float
+    end: float
+    text: str
+
+
+class CallProvider(Protocol):
+    """One provider's side of the pool."""
+
+    def stream(self, call: Mapping[str, str], session: str, refetch: Refetch) -> Stream:
+        """A stream (``track_acks`` on) for a call whose ledger fields are ``call``
+        (``rate``, ``channels``, ``language``...); ``session`` is a UUID unique to the
+        call and epoch.
+
+        Raises:
+            ParameterError: the call's parameters are not valid for the provider.
+        """
+        ...
+
+    def finals(self, event: Any) -> list[Final]:
+        """The finals ``event`` carries (none for partials and other events)."""
+        ...
+
+
+class TranscribeProvider:
+    """Amazon Transcribe (or the local service) through one :class:`TranscribeClient`.
+
+    Args:
+        options: keyword arguments of :class:`TranscribeClient`.
+        observer: the client's observer.
+    """
+
+    def __init__(self, options: Mapping[str, Any], observer: StreamObserver | None) -> None:
+        self.client = TranscribeClient(**{**options, "observer": observer})
+
+    def stream(self, call: Mapping[str, str], session: str, refetch: Refetch) -> Stream:
+        channels = int(call.get("channels", "1"))
+        params = StreamParams(
+            language_code=call.get("language", "en-US"),
+            sample_rate=int(call.get("rate", "8000")),
+            enable_channel_identification=channels == 2,
+            number_of_channels=2 if channels == 2 else None,
+            session_id=session,
+        )
+        return self.client.stream(params, refetch=refetch, track_acks=True)
+
+    def finals(self, event: Any) -> list[Final]:
+        if type(event) is not TranscriptEvent:
+            return []
+        out = []
+        for r in event.transcript.results:
+            if r.is_partial:
+                continue
+            cid = r.channel_id
+            ch = cid[3:] if cid and cid.startswith("ch_") else "0"
+            text = r.alternatives[0].transcript if r.alternatives else ""
+            out.append(Final(ch, r.start_time, r.end_time, text))
+        return out
+
+
+def provider_for(
+    name: str, options: Mapping[str, Any], observer: StreamObserver | None
+) -> CallProvider:
+    """The provider ``name`` (``"transcribe"``).
+
+    Raises:
+        ParameterError: an unknown provider.
+    """
+    if name == "transcribe":
+        return TranscribeProvider(options, observer)
+    raise ParameterError(f"unknown provider {name!r} (the pool speaks: transcribe)")
