@@ -251,7 +251,9 @@ class FrameReader:
             _fail(self, f"reserved data opcode {opcode:#x} (RFC 6455 §5.2)", 1002)
         if n > self._max - self._frag_nbytes:  # no overflow: both sides >= 0
             total = self._frag_nbytes + n
-            _fail(self, f"message of {total} bytes or more exceeds the limit of {self._max} bytes", 1009)
+            limit = self._max
+            why = f"message of {total} bytes or more exceeds the limit of {limit} bytes"
+            _fail(self, why, 1009)
 
     def _fill(self, data: bytes, out: list[tuple[int, object]]) -> int:
         """Move the next bytes of ``data`` into the frame being read; returns the offset of
