@@ -162,6 +162,7 @@ class Wire(asyncio.BufferedProtocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._peer_closed: asyncio.Future[None] = self._loop.create_future()
         self._lost: asyncio.Future[None] = self._loop.create_future()
+        self._stuck: asyncio.Future[None] = self._loop.create_future()  # send deadline passed
         self._told = False
         self._closer: asyncio.Task[None] | None = None
 
@@ -320,8 +321,11 @@ class Wire(asyncio.BufferedProtocol):
         if self._state == _CLOSED:
             return
         self.not_reading = True
+        self.close_code, self.close_reason = 1008, NOT_READING
         logger.info("client not reading for %g s; closing", self.send_timeout)
         self._tell(1008, NOT_READING)
+        if not self._stuck.done():
+            self._stuck.set_result(None)  # a close waiting for the client's answer ends
         self.start_close(1008, NOT_READING)
 
     # ------------------------------------------------------------------ reading
@@ -386,11 +390,13 @@ class Wire(asyncio.BufferedProtocol):
                 self._out.clear()
                 self._transport.write(data)
             self.resume_reading_all()  # the client's close frame must be read
-            if not self._lost.done() and not self.not_reading:  # it cannot read ours
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._peer_closed), self.close_timeout)
-                except asyncio.TimeoutError:
-                    pass
+            if not self._lost.done() and not self.not_reading:  # (else it cannot read ours)
+                # the client's answer, for close_timeout at most; a full window that stays
+                # full to the send deadline ends the wait (the client is not reading)
+                await asyncio.wait(
+                    [self._peer_closed, self._stuck], timeout=self.close_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
         self._end()
         if not self._lost.done():
             try:
