@@ -4,11 +4,12 @@ Every kind is a server in its own process; a driver in another process (its CPU 
 counted) opens N WebSocket connections (the SigV4-presigned upgrade of a Transcribe
 stream, 16 kHz PCM) and writes one 100 ms AudioEvent (3,200 audio bytes, one pre-built
 masked client frame of 3,312 bytes) per stream every 100 ms from one 5 ms timer, the
-streams' phases spread evenly over the period. The audio alternates 1 s of speech
-(a constant level far above the null recognizer's threshold) and 1 s of silence, so the
-``null`` recognizer opens a segment, sends a partial and closes it with a final every
-2 s per stream: results flow back as they would from a real recognizer. The driver
-discards whatever comes back.
+streams' phases spread evenly over the period. With ``audio="speech"`` (the default) the
+audio alternates 1 s of speech (a constant level far above the null recognizer's
+threshold) and 1 s of silence, so the ``null`` recognizer opens a segment, sends a
+partial and closes it with a final every 2 s per stream: results flow back as they would
+from a real recognizer. With ``audio="silence"`` no result is ever sent (the service
+only receives). The driver discards whatever comes back.
 
 Kinds (``KINDS``):
 
@@ -72,6 +73,7 @@ class ServerLoadResult:
 
     kind: str
     streams: int
+    audio: str  # "speech" (1 s speech, 1 s silence: results flow) or "silence" (none)
     window_s: float
     messages: int
     server_cpu_s: float
@@ -231,7 +233,9 @@ def _frames() -> tuple[bytes, bytes]:
     return s, q
 
 
-async def _drive(url: str, streams: int, warmup: float, window: float, pid: int) -> ServerLoadResult:
+async def _drive(
+    url: str, streams: int, warmup: float, window: float, pid: int, audio: str = "speech"
+) -> ServerLoadResult:
     from scribewire.transcribe.credentials import Credentials
     from scribewire.transcribe.params import StreamParams
     from scribewire.transcribe.session import TranscribeSession
@@ -269,7 +273,7 @@ async def _drive(url: str, streams: int, warmup: float, window: float, pid: int)
             a = next_frame % streams
             b = min(streams, a + due - next_frame)
             chunk = next_frame // streams  # this round's chunk index: 1 s speech, 1 s silence
-            frame = speech if (chunk // 10) % 2 == 0 else silence
+            frame = speech if audio == "speech" and (chunk // 10) % 2 == 0 else silence
             for write in writes[a:b]:
                 write(frame)
             sent += b - a
@@ -295,6 +299,7 @@ async def _drive(url: str, streams: int, warmup: float, window: float, pid: int)
     return ServerLoadResult(
         kind="",
         streams=streams,
+        audio=audio,
         window_s=round(w1 - w0, 3),
         messages=messages,
         server_cpu_s=round(cpu, 3),
@@ -309,7 +314,9 @@ async def _drive(url: str, streams: int, warmup: float, window: float, pid: int)
 # --------------------------------------------------------------------------- measure
 
 
-def measure(kind: str, streams: int, *, warmup: float = WARMUP, window: float = 5.0) -> ServerLoadResult:
+def measure(
+    kind: str, streams: int, *, warmup: float = WARMUP, window: float = 5.0, audio: str = "speech"
+) -> ServerLoadResult:
     """Start the ``kind`` server, drive it with ``streams`` streams from a child process,
     return the figures.
 
@@ -331,7 +338,8 @@ def measure(kind: str, streams: int, *, warmup: float = WARMUP, window: float = 
         driver_env = {k: v for k, v in os.environ.items() if k != "SCRIBEWIRE_NO_EXTENSIONS"}
         out = subprocess.run(
             [sys.executable, __file__, "--drive", url, "--server-pid", str(server.pid),
-             "--streams", str(streams), "--warmup", str(warmup), "--window", str(window)],
+             "--streams", str(streams), "--warmup", str(warmup), "--window", str(window),
+             "--audio", audio],
             check=True, capture_output=True, text=True, timeout=600, env=driver_env,
         ).stdout
         result = ServerLoadResult(**json.loads(out.strip().splitlines()[-1]))
@@ -355,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=WARMUP)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=1, help="repeat, kinds interleaved")
+    parser.add_argument("--audio", choices=["speech", "silence"], default="speech",
+                        help="speech: 1 s speech, 1 s silence (results flow); silence: no results")
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
     parser.add_argument("--peer", choices=["websockets", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)
@@ -364,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         _serve_peer(args.peer)
         return 0
     if args.drive:
-        r = asyncio.run(_drive(args.drive, args.streams[0], args.warmup, args.window, args.server_pid))
+        r = asyncio.run(
+            _drive(args.drive, args.streams[0], args.warmup, args.window, args.server_pid, args.audio)
+        )
         print(json.dumps(asdict(r)), flush=True)
         return 0
     for _ in range(args.rounds):
@@ -372,11 +384,11 @@ def main(argv: list[str] | None = None) -> int:
             for kind in args.kind:
                 if kind == "before" and not os.environ.get(BEFORE_ENV):
                     continue
-                r = measure(kind, n, warmup=args.warmup, window=args.window)
+                r = measure(kind, n, warmup=args.warmup, window=args.window, audio=args.audio)
                 if args.json:
                     print(json.dumps(asdict(r)), flush=True)
                 else:
-                    print(f"{r.kind:>13} N={r.streams:>5}: {r.cpu_us_per_message:7.2f} us server CPU/message, "
+                    print(f"{r.kind:>13} N={r.streams:>5} {r.audio}: {r.cpu_us_per_message:7.2f} us server CPU/message, "
                           f"{r.streams_per_core:>6.0f} streams/core, load {r.server_load:.2f}"
                           f"{' SATURATED' if r.saturated else ''}, backlog {r.backlog_kib} KiB", flush=True)
     return 0

@@ -97,7 +97,7 @@ def _power(pcm: bytes) -> tuple[npt.NDArray[np.float32], float]:
     """The int16 LE samples of ``pcm`` as float32 and their mean square (int16 units
     squared; 0.0 for no samples)."""
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    return x, float(np.dot(x, x)) / max(1, len(x))
+    return x, float(x.dot(x)) / max(1, len(x))
 
 
 # --------------------------------------------------------------------------- null

@@ -169,31 +169,47 @@ class _Stream:
     # ------------------------------------------------------------ input
 
     def _received(self, session: ServerSession) -> None:
-        service = self.service
-        for event in session.events_received():
-            if isinstance(event, AudioReceived):
-                if not self.recognizers and session.media_encoding == "pcm":
-                    # Created at the first audio: a ConfigurationEvent may have set the
-                    # channel count (Call Analytics).
-                    self.stats.channels = session.channels
-                    self.recognizers = [
-                        service._factory(session.sample_rate, ch)
-                        for ch in range(session.channels)
-                    ]
-                    self.blocking = any(getattr(r, "blocking", False) for r in self.recognizers)
-                if self.recognizers:
+        events = session.events_received()
+        for event in events:
+            if type(event) is AudioReceived:
+                recs = self.recognizers
+                if not recs and session.media_encoding == "pcm":
+                    recs = self._make_recognizers(session)
+                if recs:
                     if self.blocking:
                         self._submit(event)
                     else:
-                        service._inline(self, service._recognize, event)
-            elif isinstance(event, InputEnded):
+                        self._inline(session, event)
+            elif type(event) is InputEnded:
                 if self.blocking:
                     self._submit(_END)
                 else:
-                    service._inline(self, service._finish, None)
+                    self.service._inline(self, self.service._finish, None)
         self.flush()
         if session.state is not ServerState.OPEN and not self.ended.done():
             self.ended.set_result(None)
+
+    def _make_recognizers(self, session: ServerSession) -> list[Recognizer]:
+        # Made at the first audio: a ConfigurationEvent may have set the channel count
+        # (Call Analytics).
+        self.stats.channels = session.channels
+        factory = self.service._factory
+        self.recognizers = [factory(session.sample_rate, ch) for ch in range(session.channels)]
+        self.blocking = any(getattr(r, "blocking", False) for r in self.recognizers)
+        return self.recognizers
+
+    def _inline(self, session: ServerSession, event: AudioReceived) -> None:
+        """A non-blocking recognizer's step for one event, in the loop (the per-message
+        form of ``LocalTranscribeService._inline``): the time it takes, while no socket is
+        read, is not idle time."""
+        time = self.loop.time
+        service = self.service
+        session.pause_idle(time())
+        try:
+            results = service._recognize(self, event)
+        finally:
+            session.resume_idle(time())
+        service._send(self, results)
 
     def _submit(self, item: Any) -> None:
         """Queue audio (or ``_END``) for the stream's worker; once the queue is full the

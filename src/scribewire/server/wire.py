@@ -186,7 +186,7 @@ class Wire(asyncio.BufferedProtocol):
         return _READ.view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(_READ.view[:nbytes]))
+        self.data_received(_READ.view[:nbytes])  # type: ignore[arg-type]  # (copied once)
 
     def data_received(self, data: bytes) -> None:
         """Parse ``data`` and hand on what it completes (the bytes kept from before the

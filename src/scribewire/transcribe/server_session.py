@@ -60,6 +60,7 @@ from .events import (
     UtteranceEvent,
 )
 from .frames import (
+    AUDIO_EVENT_HEADER_MAP,
     Configuration,
     EndOfStream,
     classify_client_message,
@@ -402,6 +403,10 @@ class ServerSession:
         self._paused_at = None
 
     def _message(self, msg: Message, now: float) -> None:
+        if msg.payload and self._verifier is None and msg.headers == AUDIO_EVENT_HEADER_MAP:
+            self._seen_event = True  # classify_client_message's AudioChunk, without the call
+            self._audio(msg.payload, now)
+            return
         try:
             wall = None if self._epoch is None else self._epoch + now
             event = classify_client_message(msg, verifier=self._verifier, now=wall)
@@ -452,14 +457,19 @@ class ServerSession:
                     )
                 )
                 return
-            duration = len(payload) / (2 * self.channels * self.sample_rate)
-        start = self.audio_seconds
-        self.audio_nbytes += len(payload)
+            per_second = 2 * self.channels * self.sample_rate
+            duration = len(payload) / per_second
+            start = self.audio_nbytes / per_second
+            self.audio_nbytes += len(payload)
+            seconds = self.audio_nbytes / per_second  # = audio_seconds
+        else:
+            start = seconds = 0.0
+            self.audio_nbytes += len(payload)
         self.audio_events += 1
         if self._digest is not None:
             self._digest.update(payload)
         self._last_audio = now
-        if self.audio_seconds > self.max_audio_seconds:
+        if seconds > self.max_audio_seconds:
             self.fail(
                 LimitExceededException(
                     "Your stream has exceeded the maximum audio duration of "
