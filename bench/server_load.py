@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import subprocess
@@ -54,7 +53,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _service_proc import AK, REGION, SK, cpu_seconds  # noqa: E402
-from client_load import _accept  # noqa: E402
+from client_load import _FloorProtocol, upgrade_answer  # noqa: E402
 
 __all__ = ["KINDS", "ServerLoadResult", "measure"]
 
@@ -113,20 +112,11 @@ class _FloorSink(asyncio.BufferedProtocol):
         if self.upgraded:
             return
         self.head += bytes(self._BUFFER[:nbytes])
-        end = self.head.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        key = b""
-        for line in self.head[:end].split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"sec-websocket-key":
-                key = value.strip()
-        assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept(key) + b"\r\n\r\n"
-        )
-        self.upgraded = True
+        answer = upgrade_answer(self.head)
+        if answer is not None:
+            assert self.transport is not None
+            self.transport.write(answer)
+            self.upgraded = True
 
 
 def _serve_peer(kind: str) -> None:
@@ -182,43 +172,6 @@ def _server_argv(kind: str, streams: int) -> tuple[list[str], dict[str, str]]:
 # --------------------------------------------------------------------------- driver
 
 
-class _Client(asyncio.Protocol):
-    """Sends the upgrade request, checks the 101 and its accept key, then discards input."""
-
-    def __init__(self, target: str, host: str) -> None:
-        self.key = base64.b64encode(os.urandom(16))
-        self.target = target
-        self.host = host
-        self.head = b""
-        self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(  # type: ignore[attr-defined]
-            f"GET {self.target} HTTP/1.1\r\nHost: {self.host}\r\n".encode()
-            + b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + self.key
-            + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-
-    def data_received(self, data: bytes) -> None:
-        if self.upgraded.done():
-            return
-        self.head += data
-        end = self.head.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = self.head[:end]
-        if not head.startswith(b"HTTP/1.1 101 ") or _accept(self.key) not in head:
-            self.upgraded.set_exception(ConnectionError(f"upgrade refused: {head[:200]!r}"))
-        else:
-            self.upgraded.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.upgraded.done():
-            self.upgraded.set_exception(ConnectionError(f"closed during the upgrade: {exc}"))
-
-
 def _frames() -> tuple[bytes, bytes]:
     """The masked AudioEvent frames of 100 ms of speech and of silence."""
     import numpy as np
@@ -245,12 +198,12 @@ async def _drive(
     host, _, port = hostport.rpartition(":")
     creds = Credentials(AK, SK)
     params = StreamParams(language_code="en-US", media_encoding="pcm", sample_rate=SAMPLE_RATE)
-    clients: list[_Client] = []
+    clients: list[_FloorProtocol] = []
 
     async def one() -> None:
         full = TranscribeSession(params).request_url(creds, time.time(), region=REGION, endpoint=url)
         target = "/" + full.split("://", 1)[1].split("/", 1)[1]
-        _, client = await loop.create_connection(lambda: _Client(target, hostport), host, int(port))
+        _, client = await loop.create_connection(lambda: _FloorProtocol(target, hostport), host, int(port))
         await client.upgraded
         clients.append(client)
 
