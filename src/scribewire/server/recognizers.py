@@ -39,6 +39,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from ..audio import sum_squares
 from ..errors import AudioFormatError, ParameterError, SessionStateError
 from ..transcribe.server_session import ResultSegment, ResultWord
 
@@ -97,7 +98,7 @@ def _power(pcm: bytes) -> tuple[npt.NDArray[np.float32], float]:
     """The int16 LE samples of ``pcm`` as float32 and their mean square (int16 units
     squared; 0.0 for no samples)."""
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    return x, float(x.dot(x)) / max(1, len(x))
+    return x, float(np.dot(x, x)) / max(1, len(x))
 
 
 # --------------------------------------------------------------------------- null
@@ -162,8 +163,9 @@ class NullRecognizer:
         _check_pcm(pcm)
         if not pcm:
             return []
-        samples, power = _power(pcm)
-        end = t + len(samples) / self.sample_rate
+        n = len(pcm) // 2
+        power = sum_squares(pcm) / n  # mean square, int16 units squared
+        end = t + n / self.sample_rate
         loud = power > self._threshold
         out: list[Segment] = []
         if loud:
