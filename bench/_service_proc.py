@@ -12,7 +12,7 @@ import subprocess
 import sys
 from types import TracebackType
 
-__all__ = ["AK", "REGION", "SK", "ServiceProcess", "fd_count", "rss_kib"]
+__all__ = ["AK", "REGION", "SK", "ServiceProcess", "cpu_seconds", "fd_count", "rss_kib"]
 
 AK, SK, REGION = "AKIDBENCH", "bench-secret-not-real", "us-east-1"
 
@@ -24,6 +24,13 @@ def rss_kib(pid: int | None = None) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time of ``pid`` (default: this process), user + system, seconds."""
+    with open(f"/proc/{pid or 'self'}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fd_count(pid: int | None = None) -> int:

@@ -108,21 +108,30 @@ class _SinkProtocol(asyncio.Protocol):
             _SinkProtocol.received += len(data)
             return
         self.head += data
-        end = self.head.find(b"\r\n\r\n")
-        if end < 0:
+        answer = upgrade_answer(self.head)
+        if answer is None:
             return
-        key = b""
-        for line in self.head[:end].split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"sec-websocket-key":
-                key = value.strip()
         assert self.transport is not None
-        self.transport.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept(key) + b"\r\n\r\n"
-        )
+        self.transport.write(answer)
         self.upgraded = True
-        _SinkProtocol.received += len(self.head) - end - 4
+        _SinkProtocol.received += len(self.head) - self.head.find(b"\r\n\r\n") - 4
+
+
+def upgrade_answer(head: bytes) -> bytes | None:
+    """The 101 answer to the upgrade request that starts ``head`` (None until its blank
+    line has arrived)."""
+    end = head.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    key = b""
+    for line in head[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            key = value.strip()
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + _accept(key) + b"\r\n\r\n"
+    )
 
 
 def _sink_main(port_out: Any, stop: Any) -> None:
@@ -283,17 +292,25 @@ async def _scribewire_py(port: int, streams: int, stagger: bool = True) -> Drive
 
 
 class _FloorProtocol(asyncio.Protocol):
-    """Sends the upgrade request, checks the 101 and its accept key, then ignores input."""
+    """Sends the upgrade request, checks the 101 and its accept key, then ignores input.
 
-    def __init__(self) -> None:
+    ``target`` is the request target (path and query), ``host`` the ``Host`` header.
+    """
+
+    def __init__(
+        self, target: str = "/stream-transcription-websocket", host: str = "127.0.0.1"
+    ) -> None:
         self.key = base64.b64encode(os.urandom(16))
+        self.target, self.host = target, host
         self.head = b""
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
         transport.write(  # type: ignore[attr-defined]
-            b"GET /stream-transcription-websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET {self.target} HTTP/1.1\r\nHost: {self.host}\r\n".encode()
+            + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: " + self.key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
 
@@ -306,7 +323,7 @@ class _FloorProtocol(asyncio.Protocol):
             return
         head = self.head[:end]
         if not head.startswith(b"HTTP/1.1 101 ") or _accept(self.key) not in head:
-            self.upgraded.set_exception(ConnectionError(f"upgrade refused: {head!r}"))
+            self.upgraded.set_exception(ConnectionError(f"upgrade refused: {head[:200]!r}"))
         else:
             self.upgraded.set_result(None)
 

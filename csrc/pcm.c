@@ -200,3 +200,12 @@ SW_CLONES void sw_downmix_i16(const uint8_t *in, size_t nch, size_t n, uint8_t *
         sw_store_le16s(out + 2 * i, (int16_t)(s / (int64_t)nch - 32768));
     }
 }
+
+SW_CLONES uint64_t sw_sum_squares_i16(const uint8_t *in, size_t n) {
+    uint64_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t x = sw_load_le16s(in + 2 * i);
+        acc += (uint64_t)(uint32_t)(x * x);
+    }
+    return acc;
+}

@@ -92,4 +92,8 @@ void sw_deinterleave(const uint8_t *in, size_t nch, size_t n, size_t width, uint
 /* n interleaved int16 LE frames of nch channels -> n mono samples: floor(sum / nch). */
 void sw_downmix_i16(const uint8_t *in, size_t nch, size_t n, uint8_t *out);
 
+/* Sum of the squares of n int16 LE samples (exact: at most 2^30 per sample, so 2^33
+ * samples before the 64-bit sum could wrap). */
+uint64_t sw_sum_squares_i16(const uint8_t *in, size_t n);
+
 #endif /* SCRIBEWIRE_PCM_H */

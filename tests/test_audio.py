@@ -24,6 +24,26 @@ ALL_CODES = bytes(range(256))
 pytestmark = pytest.mark.parametrize("k", twin_params("audio"))
 
 
+# --------------------------------------------------------------------------- sum of squares
+
+
+def test_sum_squares_matches_audioop_and_is_exact(k: ModuleType) -> None:
+    assert k.sum_squares(ALL_INT16) == sum(x * x for x in range(-32768, 32768))
+    loud = np.full(1600, -32768, "<i2").tobytes()
+    assert k.sum_squares(loud) == 1600 * 2**30  # exact at full scale (no float rounding)
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 7, 1600, 4097):
+        pcm = rng.integers(-32768, 32768, n, dtype=np.int16).astype("<i2").tobytes()
+        rms = audioop.rms(pcm, 2) if n else 0
+        assert abs((k.sum_squares(pcm) / max(1, n)) ** 0.5 - rms) <= 1  # audioop truncates
+    assert k.sum_squares(memoryview(bytearray(loud))[2:]) == 1599 * 2**30  # any buffer
+    assert k.sum_squares(array.array("h", [3, -4])) == 25
+    with pytest.raises(AudioFormatError, match="even byte count"):
+        k.sum_squares(b"\0\0\0")
+    with pytest.raises(AudioTypeError):
+        k.sum_squares("not a buffer")
+
+
 # --------------------------------------------------------------------------- G.711 vs audioop
 
 

@@ -34,7 +34,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[2].startswith("kernels: ") and lines[-1].startswith("cpu paths: CRC32 ")
     assert "G.711/PCM " in lines[-1]
     if os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.environ.get("SCRIBEWIRE_NO_EXTENSIONS"):
-        assert lines[2] == "kernels: all native (crc32, eventstream, audio, wsframe, pacing)"
+        assert lines[2] == "kernels: all native (crc32, eventstream, audio, wsframe, wsserver, pacing)"
 
 
 def test_version_names_the_pure_twins() -> None:

@@ -39,7 +39,7 @@ def test_all_names_exist(name: str) -> None:
     assert not missing, f"{name}.__all__ names missing attributes: {missing}"
 
 
-@pytest.mark.parametrize("kernel", ["audio", "crc32", "eventstream", "wsframe", "pacing"])
+@pytest.mark.parametrize("kernel", ["audio", "crc32", "eventstream", "wsframe", "wsserver", "pacing"])
 def test_twins_export_the_same_names(kernel: str) -> None:
     mods = twins(kernel)
     if len(mods) < 2:

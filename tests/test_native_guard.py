@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-NATIVE = ["crc32", "eventstream", "audio", "wsframe", "pacing"]
+NATIVE = ["crc32", "eventstream", "audio", "wsframe", "wsserver", "pacing"]
 
 required = os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.environ.get(
     "SCRIBEWIRE_NO_EXTENSIONS"

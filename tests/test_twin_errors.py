@@ -69,6 +69,7 @@ CALLS: dict[str, dict[str, Call]] = {
             for fn in ("alaw_decode", "ulaw_encode", "int16_to_float32", "float32_to_int16")
         },
         "downmix(x, 2)": lambda m, v: m.downmix(v, 2),
+        "sum_squares(x)": lambda m, v: m.sum_squares(v),
         "downmix(out=x)": lambda m, v: m.downmix(b"\0" * 8, 2, out=v),
         "deinterleave(x, 2)": lambda m, v: m.deinterleave(v, 2),
         "interleave([x, x])": lambda m, v: m.interleave([v, v]),

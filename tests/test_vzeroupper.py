@@ -53,7 +53,7 @@ _PREFIXES = frozenset(
 )
 _CLEAN = frozenset(("vzeroupper", "vzeroall"))
 _STOP = frozenset(("ud2", "hlt", "int3"))
-_KERNELS = ("crc32", "eventstream", "wsframe", "audio", "pacing")
+_KERNELS = ("crc32", "eventstream", "wsframe", "wsserver", "audio", "pacing")
 
 
 class DisassemblyError(RuntimeError):

@@ -1,7 +1,7 @@
 """PCM kernels, streaming resampler and audio files (public API).
 
-Kernels (G.711 μ-law/A-law, int16 <-> float32, interleave/deinterleave, downmix, the fused
-telephony path) come from the native twin (``_audio_c``) unless ``SCRIBEWIRE_NO_EXTENSIONS``
+Kernels (G.711 μ-law/A-law, int16 <-> float32, interleave/deinterleave, downmix, sum of
+squares, the fused telephony path) come from the native twin (``_audio_c``) unless ``SCRIBEWIRE_NO_EXTENSIONS``
 is set or it is unavailable, then from the pure twin (``_audio_py``); ``IMPLEMENTATION``
 says which (``"c"`` or ``"py"``). Both are bit-exact with each other and with ``audioop``.
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         float32_to_int16,
         int16_to_float32,
         interleave,
+        sum_squares,
         telephony_to_pcm,
         ulaw_decode,
         ulaw_encode,
@@ -42,6 +43,7 @@ else:
     float32_to_int16 = _mod.float32_to_int16
     int16_to_float32 = _mod.int16_to_float32
     interleave = _mod.interleave
+    sum_squares = _mod.sum_squares
     telephony_to_pcm = _mod.telephony_to_pcm
     ulaw_decode = _mod.ulaw_decode
     ulaw_encode = _mod.ulaw_encode
@@ -63,6 +65,7 @@ __all__ = [
     "interleave",
     "is_headerless",
     "open_audio",
+    "sum_squares",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",

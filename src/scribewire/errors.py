@@ -17,7 +17,8 @@
     │   │   ├── InvalidHeaderValue         value not valid UTF-8, too long to encode
     │   │   └── DuplicateHeader            the same name twice in one message
     │   ├── UnexpectedMessage              valid frame, wrong :message-type / :event-type / state
-    │   └── InvalidEventPayload            an event's JSON does not match its schema
+    │   ├── InvalidEventPayload            an event's JSON does not match its schema
+    │   └── WebSocketProtocolError         a WebSocket frame breaks RFC 6455 (its close code)
     ├── ServiceError                       the service answered with an exception or error message
     │                                      (each provider's own subclasses: transcribe.errors,
     │                                      assemblyai.errors)
@@ -84,6 +85,7 @@ __all__ = [
     "TruncatedHeader",
     "UnexpectedMessage",
     "UnknownHeaderType",
+    "WebSocketProtocolError",
 ]
 
 
@@ -193,6 +195,23 @@ class UnexpectedMessage(ProtocolError):
 
 class InvalidEventPayload(ProtocolError):
     """An event's payload (JSON) does not decode to the event's schema."""
+
+
+class WebSocketProtocolError(ProtocolError):
+    """A WebSocket frame from the peer breaks RFC 6455 (server-side reader, §5).
+
+    Attributes:
+        close_code: the close code the connection is failed with (RFC 6455 §7.4.1): 1002
+            (protocol error: unmasked client frame, reserved bits or opcode, bad
+            fragmentation, a control frame fragmented or over 125 bytes, a malformed
+            close frame), 1007 (text or close reason not UTF-8), 1009 (a message over
+            the size limit, refused from the frame header before its payload is read).
+    """
+
+    def __init__(self, message: str, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.remote = True
 
 
 # --------------------------------------------------------------------------- service

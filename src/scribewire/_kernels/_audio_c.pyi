@@ -15,6 +15,7 @@ __all__ = [  # GIL_RELEASE_NBYTES: a native-only extra
     "int16_to_float32",
     "interleave",
     "soxr_stream",
+    "sum_squares",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",
@@ -87,3 +88,4 @@ def telephony_to_pcm(
     channels: int | None = None,
     out: W,
 ) -> W: ...
+def sum_squares(data: Buffer) -> int: ...

@@ -15,7 +15,7 @@ from cpython.buffer cimport (
 )
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.stdint cimport int16_t, uint8_t
+from libc.stdint cimport int16_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import os
@@ -48,6 +48,7 @@ cdef extern from "pcm.h" nogil:
     void sw_deinterleave(const uint8_t *inp, size_t nch, size_t n, size_t width,
                          uint8_t *const *outs)
     void sw_downmix_i16(const uint8_t *inp, size_t nch, size_t n, uint8_t *out)
+    uint64_t sw_sum_squares_i16(const uint8_t *inp, size_t n)
 
 cdef extern from "soxr_dl.h" nogil:
     enum:
@@ -91,6 +92,7 @@ __all__ = [  # GIL_RELEASE_NBYTES: a native-only extra
     "int16_to_float32",
     "interleave",
     "soxr_stream",
+    "sum_squares",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",
@@ -468,6 +470,22 @@ def downmix(data, channels, *, out=None):
         if out is not None:
             PyBuffer_Release(&oview)
         return res
+    finally:
+        PyBuffer_Release(&view)
+
+
+def sum_squares(data):
+    """The sum of the squares of the int16 LE samples (see ``_audio_py.sum_squares``)."""
+    cdef Py_buffer view
+    cdef uint64_t acc
+    _acquire(data, &view, K_I16, 2, "data")
+    try:
+        if view.len % 2:
+            raise AudioFormatError(
+                f"data holds {view.len} bytes: int16 PCM needs an even byte count"
+            )
+        acc = sw_sum_squares_i16(<const uint8_t *>view.buf, <size_t>(view.len // 2))
+        return acc
     finally:
         PyBuffer_Release(&view)
 

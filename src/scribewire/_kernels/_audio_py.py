@@ -38,6 +38,7 @@ __all__ = [
     "int16_to_float32",
     "interleave",
     "soxr_stream",
+    "sum_squares",
     "telephony_to_pcm",
     "ulaw_decode",
     "ulaw_encode",
@@ -463,6 +464,20 @@ def downmix(data: Buffer, channels: int, *, out: Any = None) -> Any:
     a = np.frombuffer(m, dtype=_I16).reshape(-1, ch)
     mono = a.sum(axis=1, dtype=np.int32) // ch
     return _emit(mono.astype(_I16), out)
+
+
+def sum_squares(data: Buffer) -> int:
+    """The sum of the squares of the int16 LE samples in ``data`` (exact, an ``int``);
+    divided by the sample count it is the mean square (signal power in int16 units²).
+
+    Raises:
+        AudioFormatError: odd byte count, non-contiguous buffer.
+        AudioTypeError: not a buffer, or items that are neither bytes nor int16.
+    """
+    m = _view(data, INT16_FORMATS, "int16 PCM")
+    _check_even(m.nbytes)
+    x = np.frombuffer(m, dtype=_I16).astype(np.int64)
+    return int(x.dot(x))
 
 
 # --------------------------------------------------------------------------- telephony

@@ -44,15 +44,21 @@ def _frame(m: memoryview, key: bytes) -> bytes:
         head = _LEN16.pack(0x82, 0x80 | 126, n)
     else:
         head = _LEN64.pack(0x82, 0x80 | 127, n)
-    # XOR four octets at a time (payload octet i meets key octet i % 4), then the tail
-    words = n // 4
+    return head + key + xor_mask(m, key)
+
+
+def xor_mask(data: bytes | memoryview, key: bytes) -> bytes:
+    """``data`` with octet ``i`` XORed with ``key[i % 4]`` (RFC 6455 §5.3: masking and
+    unmasking are the same operation)."""
+    # four octets at a time (payload octet i meets key octet i % 4), then the tail
+    words = len(data) // 4
     body: bytes = (
-        np.frombuffer(m, np.uint32, count=words) ^ np.frombuffer(key, np.uint32)[0]
+        np.frombuffer(data, np.uint32, count=words) ^ np.frombuffer(key, np.uint32)[0]
     ).tobytes()
-    tail = m[4 * words :]
+    tail = data[4 * words :]
     if tail:
         body += bytes(b ^ k for b, k in zip(tail, key[: len(tail)], strict=True))
-    return head + key + body
+    return body
 
 
 def encode_binary_frame(payload: object, mask_key: object) -> bytes:

@@ -59,6 +59,12 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
         help="answer bad signatures with HTTP 403 or an UnrecognizedClientException frame",
     )
     p.add_argument("--verify-event-signatures", action="store_true")
+    p.add_argument(
+        "--no-digest",
+        dest="digest",
+        action="store_false",
+        help="skip the SHA-256 of every stream's audio (the stats' audio_sha256; for load runs)",
+    )
     p.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
     p.add_argument("-v", "--verbose", action="store_true", help="log every stream")
@@ -101,6 +107,7 @@ def _service(args: argparse.Namespace) -> LocalTranscribeService:
         verify_event_signatures=args.verify_event_signatures,
         ssl=context,
         send_timeout=args.send_timeout,
+        digest=args.digest,
     )
 
 

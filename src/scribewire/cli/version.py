@@ -29,6 +29,7 @@ KERNELS: dict[str, str] = {
     "eventstream": "scribewire._kernels._eventstream_c",
     "audio": "scribewire._kernels._audio_c",
     "wsframe": "scribewire._kernels._wsframe_c",
+    "wsserver": "scribewire._kernels._wsserver_c",
     "pacing": "scribewire.transport._pacing_c",
 }
 

@@ -44,6 +44,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from ..audio import sum_squares
 from ..errors import AudioFormatError, ParameterError, SessionStateError
 from ..transcribe.server_session import ResultSegment, ResultWord
 
@@ -168,8 +169,9 @@ class NullRecognizer:
         _check_pcm(pcm)
         if not pcm:
             return []
-        samples, power = _power(pcm)
-        end = t + len(samples) / self.sample_rate
+        n = len(pcm) // 2
+        power = sum_squares(pcm) / n  # mean square, int16 units squared
+        end = t + n / self.sample_rate
         loud = power > self._threshold
         out: list[Segment] = []
         if loud:

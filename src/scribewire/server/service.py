@@ -28,11 +28,10 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers, MultipleValuesError
-from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..audio import deinterleave
-from ..errors import AuthenticationError, ParameterError, ScribewireError, ServiceError
+from ..errors import AuthenticationError, ParameterError, ServiceError
 from ..redact import install_log_redaction
 from ..transcribe import params as _params
 from ..transcribe.credentials import Credentials
@@ -56,6 +55,7 @@ from ..transcribe.server_session import (
 from ..transcribe.sigv4 import EventSignatureVerifier, verify_presigned
 from .recognizers import Recognizer, RecognizerFactory, recognizer_factory
 from .stats import NOT_READING, ServiceTotals, StreamStats
+from .wire import Wire, WireConnection
 
 __all__ = ["PATHS", "LocalTranscribeService"]
 
@@ -72,6 +72,9 @@ _MAX_RATE, _MAX_CHANNELS = 48_000, 2  # the widest stream parameters allow (prot
 #: Audio events a blocking recognizer may have waiting before the stream stops reading.
 _QUEUE_EVENTS = 32
 _END = object()  # queued after the last audio: finish the recognizers
+#: Seconds an inline recognizer step may take and still count as idle time (the idle
+#: rule is 15 s: a step this short changes nothing a client could notice).
+_SLOW_STEP = 0.001
 
 
 def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Response:
@@ -86,17 +89,7 @@ def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Resp
     return Response(status, reason, headers, data)
 
 
-def _set_message_limit(ws: ServerConnection, nbytes: int) -> None:
-    """The largest WebSocket message ``ws`` accepts from now on: a frame whose header
-    announces more is refused from that header (close 1009), before its payload is read."""
-    protocol: Any = ws.protocol
-    if hasattr(protocol, "max_message_size"):  # websockets >= 15
-        protocol.max_message_size = nbytes
-    else:
-        protocol.max_size = nbytes
-
-
-class _Connection(ServerConnection):
+class _Connection(WireConnection):
     """A server connection carrying the service's handshake verdict for its handler.
 
     The verdict lives on the connection, not in a table of the service, so it goes away
@@ -111,12 +104,15 @@ class _Connection(ServerConnection):
         self.verdict: tuple[str, Any] | None = None
 
 
-class _NotReading(ScribewireError):
-    """A send to the client missed its deadline: the client stopped reading."""
-
-
 class _Stream:
-    """One live stream: its socket, session, recognizers and stats."""
+    """One live stream: its wire, session, recognizers and stats.
+
+    It is the :class:`~scribewire.server.wire.WireHandler` of its connection: each
+    binary message goes through the session and the (non-blocking) recognizers within
+    the read that completed it, and the frames this produces leave together at the end
+    of that read. Blocking recognizers run in a worker fed by a bounded queue; while the
+    queue is full the socket is not read (and the idle clock is paused).
+    """
 
     def __init__(
         self, service: LocalTranscribeService, ws: ServerConnection, stats: StreamStats
@@ -124,6 +120,7 @@ class _Stream:
         self.service = service
         self.ws = ws
         self.stats = stats
+        self.wire: Wire | None = None
         self.session: ServerSession | None = None
         self.recognizers: list[Recognizer] = []
         self.blocking = False
@@ -132,7 +129,118 @@ class _Stream:
         self.tasks: set[asyncio.Task[None]] = set()
         self.queue: asyncio.Queue[Any] | None = None
         self.worker: asyncio.Task[None] | None = None
-        self.send_lock = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+        #: set when the reading part of the stream is over (session no longer open, or
+        #: the connection is closing)
+        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self.queue_full = False
+
+    # ------------------------------------------------------------ WireHandler
+
+    def binary(self, payload: bytes) -> None:
+        session = self.session
+        if session is None or self.closing or session.state is not ServerState.OPEN:
+            return  # before the session exists (a refused stream) or after its end
+        session.receive_data(payload, self.loop.time())
+        try:
+            self._received(session)
+        except Exception as exc:  # a bug in a recognizer must not kill the service
+            self._internal_failure(exc)
+
+    def text(self, payload: str) -> None:
+        session = self.session
+        if session is None or self.closing:
+            return
+        session.receive_text(payload, self.loop.time())
+        self._received(session)
+
+    def _internal_failure(self, exc: Exception) -> None:
+        logger.error("stream %s failed", self.stats.stream_id, exc_info=exc)
+        self.fail_soon(InternalFailureException(f"internal error: {type(exc).__name__}"))
+
+    def closed(self, code: int, reason: str) -> None:
+        """The connection is closing (the client's close, a fault, the send deadline,
+        a lost connection): the quota slot is free from now on."""
+        assert self.wire is not None
+        if self.wire.not_reading:
+            self.stats.close_reason = NOT_READING
+            logger.info("stream %s: client not reading; closing", self.stats.stream_id)
+        self._release()
+        if not self.ended.done():
+            self.ended.set_result(None)
+
+    # ------------------------------------------------------------ input
+
+    def _received(self, session: ServerSession) -> None:
+        events = session.events_received()
+        for event in events:
+            if type(event) is AudioReceived:
+                recs = self.recognizers
+                if not recs and session.media_encoding == "pcm":
+                    recs = self._make_recognizers(session)
+                if recs:
+                    if self.blocking:
+                        self._submit(event)
+                    else:
+                        self._inline(session, event)
+            elif type(event) is InputEnded:
+                if self.blocking:
+                    self._submit(_END)
+                else:
+                    self.service._inline(self, self.service._finish, None)
+        self.flush()
+        if session.state is not ServerState.OPEN and not self.ended.done():
+            self.ended.set_result(None)
+
+    def _make_recognizers(self, session: ServerSession) -> list[Recognizer]:
+        # Made at the first audio: a ConfigurationEvent may have set the channel count
+        # (Call Analytics).
+        self.stats.channels = session.channels
+        factory = self.service._factory
+        self.recognizers = [factory(session.sample_rate, ch) for ch in range(session.channels)]
+        self.blocking = any(getattr(r, "blocking", False) for r in self.recognizers)
+        return self.recognizers
+
+    def _inline(self, session: ServerSession, event: AudioReceived) -> None:
+        """A non-blocking recognizer's step for one event, in the loop (the per-message
+        form of ``LocalTranscribeService._inline``): the time it takes, while no socket is
+        read, is not idle time."""
+        time = self.loop.time
+        service = self.service
+        t0 = time()
+        results = service._recognize(self, event)
+        t1 = time()
+        if t1 - t0 > _SLOW_STEP:  # (a quicker step is not worth two more calls)
+            session.pause_idle(t0)
+            session.resume_idle(t1)
+        service._send(self, results)
+
+    def _submit(self, item: Any) -> None:
+        """Queue audio (or ``_END``) for the stream's worker; once the queue is full the
+        socket is not read (and the idle clock is paused) until the worker takes one."""
+        session = self.session
+        assert session is not None and self.wire is not None
+        if self.queue is None:
+            # bounded by the reads: no read starts once _QUEUE_EVENTS wait, and one read
+            # holds at most READ_BUFFER_NBYTES of messages
+            self.queue = asyncio.Queue()
+            self.worker = self.loop.create_task(self.service._work(self))
+        self.queue.put_nowait(item)
+        if self.queue.qsize() >= _QUEUE_EVENTS and not self.queue_full:
+            self.queue_full = True
+            session.pause_idle(self.loop.time())
+            self.wire.pause_reading()
+
+    def took(self) -> None:
+        """The worker took an item: read again if the queue had filled."""
+        if self.queue_full and self.queue is not None and self.queue.qsize() < _QUEUE_EVENTS:
+            assert self.session is not None and self.wire is not None
+            self.queue_full = False
+            self.session.resume_idle(self.loop.time())
+            self.service._arm_timer(self)
+            self.wire.resume_reading()
+
+    # ------------------------------------------------------------ output
 
     def sync_stats(self) -> None:
         s = self.session
@@ -151,64 +259,54 @@ class _Stream:
             st.exceptions.append(s.error.code)
             st.exception_messages.append(s.error.message)
 
-    async def send(self, frame: bytes) -> None:
-        """Send one message within the service's ``send_timeout``.
-
-        Raises:
-            _NotReading: the deadline passed (the client's receive window stayed full).
-            websockets.exceptions.ConnectionClosed: the connection is closed.
-        """
-        try:
-            await asyncio.wait_for(self.ws.send(frame), self.service.send_timeout)
-        except asyncio.TimeoutError:
-            raise _NotReading(f"no send completed in {self.service.send_timeout:g} s") from None
-
-    async def flush(self) -> None:
-        if self.session is None:
+    def flush(self) -> None:
+        """Queue the session's frames on the wire (they leave at the end of the current
+        read, or at once outside one), in the order the session made them."""
+        session, wire = self.session, self.wire
+        if session is None or wire is None:
             return
-        async with self.send_lock:  # frames leave in the order the session queued them
-            for frame in self.session.data_to_send():
-                await self.send(frame)
-        self.sync_stats()
+        for frame in session.data_to_send():
+            wire.send(frame)
+
+    def fail_soon(self, error: ServiceError) -> None:
+        """Queue ``error`` as an exception frame and start the close (protocol.md §6.2
+        rule 9); from a callback."""
+        if self.closing:
+            return
+        if self.session is not None:
+            self.session.fail(error)
+            self.flush()
+        else:
+            self.stats.exceptions.append(error.code)
+            self.stats.exception_messages.append(error.message)
+            if self.wire is not None:
+                self.wire.send(encode_exception(error.code, error.message))
+            self.stats.events_sent += 1
+        self._release()
+        if self.wire is not None:
+            self.wire.start_close()
+        if not self.ended.done():
+            self.ended.set_result(None)
 
     async def fail(self, error: ServiceError) -> None:
         """Send ``error`` as an exception frame, then close (protocol.md §6.2 rule 9)."""
-        if self.closing:
-            return
-        try:
-            if self.session is not None:
-                self.session.fail(error)
-                await self.flush()
-            else:
-                self.stats.exceptions.append(error.code)
-                self.stats.exception_messages.append(error.message)
-                await self.send(encode_exception(error.code, error.message))
-                self.stats.events_sent += 1
-        except _NotReading:
-            await self.not_reading()
-            return
-        except WsConnectionClosed:
-            pass
+        self.fail_soon(error)
         await self.close()
 
-    async def not_reading(self) -> None:
-        """The client stopped reading: close with 1008 (policy violation), at once."""
-        self.stats.close_reason = NOT_READING
-        logger.info("stream %s: client not reading; closing", self.stats.stream_id)
-        await self.close(1008, "client not reading")
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the socket; the stream's quota slot is free from the first call on.
-
-        The close handshake is bounded by the service's ``close_timeout``: a client that
-        neither reads nor answers has its TCP connection aborted.
-        """
-        if self.closing:
-            return
+    def _release(self) -> None:
+        """Free the quota slot and stop the idle timer (from the first sign of a close)."""
         self.closing = True
         self.service._live.pop(self.stats.stream_id, None)
         if self.timer is not None:
             self.timer.cancel()
+            self.timer = None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection; the stream's quota slot is free from the first call on.
+
+        The close handshake is bounded by the service's ``close_timeout`` (then the TCP
+        connection is closed, or aborted when the client's window is full).
+        """
         # 1000 after an exception too, on purpose. The exception frame sent just before is
         # the error report (protocol.md §4.5: exception message, then a close frame; §6.2
         # rule 9) and the docs name no close code for that case. Users report AWS closing
@@ -218,16 +316,13 @@ class _Stream:
         # 1008/1011 would add nothing a client can act on and would make clients that treat
         # any other code as a transport failure report that instead of the exception.
         # (1008 is kept for a client that stopped reading: it cannot read a frame anyway.)
-        # websockets bounds the wait for the client's close frame by close_timeout, but
-        # not the write of our own (a full receive window): one more second, then abort.
-        try:
-            await asyncio.wait_for(self.ws.close(code, reason), self.service.close_timeout + 1.0)
-        except asyncio.TimeoutError:
-            self.ws.transport.abort()
+        self._release()
+        if self.wire is not None:
+            await self.wire.close(code, reason)
 
     def spawn(self, coro: Any) -> None:
         """Run ``coro`` as a task the stream keeps (so it is neither lost nor collected)."""
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        task: asyncio.Task[None] = self.loop.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -269,6 +364,9 @@ class LocalTranscribeService:
             receive window full that long: it is not reading); then close 1008.
         close_timeout: seconds a close handshake may take; then the connection is aborted.
         keep_finished: how many finished streams' stats ``finished_streams`` keeps.
+        digest: keep the SHA-256 of every stream's audio (``StreamStats.audio_sha256``;
+            tests compare it with what they sent); False skips it (load runs:
+            ``scribewire serve --no-digest``), the digest is then ``""``.
     """
 
     def __init__(
@@ -291,6 +389,7 @@ class LocalTranscribeService:
         send_timeout: float = 10.0,
         close_timeout: float = 5.0,
         keep_finished: int = 1000,
+        digest: bool = True,
     ) -> None:
         if auth_failure not in ("http", "frame"):
             raise ParameterError(f"auth_failure must be 'http' or 'frame', got {auth_failure!r}")
@@ -324,7 +423,8 @@ class LocalTranscribeService:
         self.clock = clock
         self.send_timeout = send_timeout
         self.close_timeout = close_timeout
-        #: live streams by stream id
+        self.digest = digest
+        #: live streams by stream id (counters as of the last ``live_stats()``)
         self.streams: dict[str, StreamStats] = {}
         #: the most recent ``keep_finished`` streams whose socket has closed, oldest first
         self.finished_streams: collections.deque[StreamStats] = collections.deque(
@@ -394,6 +494,12 @@ class LocalTranscribeService:
         assert self._server is not None
         await self._server.serve_forever()
 
+    def live_stats(self) -> dict[str, StreamStats]:
+        """The live streams' stats, their counters brought up to date now."""
+        for stream in self._live.values():
+            stream.sync_stats()
+        return dict(self.streams)
+
     async def wait_finished(self, count: int, timeout: float = 10.0) -> list[StreamStats]:
         """Wait until ``count`` streams have finished in all; returns ``finished_streams``.
 
@@ -459,12 +565,15 @@ class LocalTranscribeService:
         stream = _Stream(self, ws, stats)
         self.streams[stream_id] = stats
         self._live[stream_id] = stream
+        assert isinstance(ws, WireConnection)  # create_connection=_Connection
+        stream.wire = ws.attach(
+            stream,
+            max_message_nbytes=self.max_message_nbytes,
+            send_timeout=self.send_timeout,
+            close_timeout=self.close_timeout,
+        )
         try:
             await self._run(stream, path)
-        except WsConnectionClosed:
-            pass
-        except _NotReading:
-            await stream.not_reading()
         except Exception as exc:  # a bug in a recognizer must not kill the service
             logger.exception("stream %s failed", stream_id)
             await stream.fail(InternalFailureException(f"internal error: {type(exc).__name__}"))
@@ -476,7 +585,10 @@ class LocalTranscribeService:
             for rec in stream.recognizers:
                 rec.close()
             stream.sync_stats()
-            stats.close_code = ws.close_code
+            if stream.wire is not None:
+                stats.close_code = stream.wire.close_code
+                if stream.wire.not_reading:  # (also when a close was under way)
+                    stats.close_reason = NOT_READING
             self.streams.pop(stream_id, None)
             if self._sessions.get(stats.session_id) is stream:
                 del self._sessions[stats.session_id]
@@ -552,43 +664,16 @@ class LocalTranscribeService:
             max_event_seconds=self.max_event_seconds,
             envelope_verifier=verifier,
             epoch=self.clock() - loop.time(),
+            digest=self.digest,
         )
         stream.session = session
-        _set_message_limit(ws, session.max_message_nbytes)
+        assert stream.wire is not None
+        stream.wire.max_message_nbytes = session.max_message_nbytes
         self._arm_timer(stream)
-        # The reader: every message is taken from the socket as it arrives, so the idle
-        # clock sees audio when it is received, not when a busy recognizer gets to it.
-        # Blocking recognizers run in a worker fed by a bounded queue; while the queue is
-        # full the reader stops, and the idle clock is paused for as long.
-        while session.state is ServerState.OPEN and not stream.closing:
-            data = await ws.recv()
-            if isinstance(data, str):
-                session.receive_text(data, loop.time())
-            else:
-                session.receive_data(data, loop.time())
-            for event in session.events_received():
-                if isinstance(event, AudioReceived):
-                    if not stream.recognizers and encoding == "pcm":
-                        # Created at the first audio: a ConfigurationEvent may have set
-                        # the channel count (Call Analytics).
-                        stream.stats.channels = session.channels
-                        stream.recognizers = [
-                            self._factory(sample_rate, ch) for ch in range(session.channels)
-                        ]
-                        stream.blocking = any(
-                            getattr(r, "blocking", False) for r in stream.recognizers
-                        )
-                    if stream.recognizers:
-                        if stream.blocking:
-                            await self._submit(stream, event)
-                        else:
-                            self._inline(stream, self._recognize, event)
-                elif isinstance(event, InputEnded):
-                    if stream.blocking:
-                        await self._submit(stream, _END)
-                    else:
-                        self._inline(stream, self._finish, None)
-            await stream.flush()
+        # From here the stream runs in the wire's callbacks (_Stream.binary): every
+        # message is taken from the socket as it arrives, so the idle clock sees audio
+        # when it is received, not when a busy recognizer gets to it.
+        await stream.ended
         if stream.worker is not None and session.state is ServerState.INPUT_ENDED:
             await stream.worker  # the queued audio's results, then the finals
         await stream.close()
@@ -608,39 +693,16 @@ class LocalTranscribeService:
             session.resume_idle(loop.time())
         self._send(stream, results)
 
-    async def _submit(self, stream: _Stream, item: Any) -> None:
-        """Queue audio (or ``_END``) for the stream's worker; while the queue is full the
-        reader waits and the idle clock is paused."""
-        session = stream.session
-        assert session is not None
-        if stream.queue is None:
-            stream.queue = asyncio.Queue(_QUEUE_EVENTS)
-            stream.worker = asyncio.get_running_loop().create_task(self._work(stream))
-        if not stream.queue.full():
-            stream.queue.put_nowait(item)
-            return
-        loop = asyncio.get_running_loop()
-        session.pause_idle(loop.time())
-        put = loop.create_task(stream.queue.put(item))
-        assert stream.worker is not None  # created with the queue
-        try:
-            # the worker may end while the queue is full (its client went away, a send
-            # failed): then nothing will ever take from the queue, and the reader goes
-            # back to the socket, which reports how the stream ended
-            await asyncio.wait({put, stream.worker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not put.done():
-                put.cancel()
-            session.resume_idle(loop.time())
-            self._arm_timer(stream)
-
     async def _work(self, stream: _Stream) -> None:
-        """The worker of a blocking recognizer: audio in order, results sent as they come."""
-        session = stream.session
-        assert session is not None and stream.queue is not None
+        """The worker of a blocking recognizer: audio in order, results sent as they come
+        (after each, it waits while the client's window is full: the wire's send deadline
+        closes a client that stopped reading)."""
+        session, wire = stream.session, stream.wire
+        assert session is not None and stream.queue is not None and wire is not None
         try:
             while session.state is not ServerState.FAILED and not stream.closing:
                 item = await stream.queue.get()
+                stream.took()
                 if item is None:  # stop
                     return
                 if item is _END:
@@ -648,13 +710,10 @@ class LocalTranscribeService:
                 else:
                     results = await asyncio.to_thread(self._recognize, stream, item)
                 self._send(stream, results)
-                await stream.flush()
+                stream.flush()
+                await wire.drain()
                 if item is _END:
                     return
-        except WsConnectionClosed:
-            pass
-        except _NotReading:
-            await stream.not_reading()
         except Exception as exc:  # a bug in a recognizer must not kill the service
             logger.exception("stream %s failed", stream.stats.stream_id)
             await stream.fail(InternalFailureException(f"internal error: {type(exc).__name__}"))
@@ -717,20 +776,12 @@ class LocalTranscribeService:
         session.check_timers(loop.time())
         if session.state is ServerState.FAILED:
             session.events_received()
-            stream.spawn(self._flush_and_close(stream))
+            stream.flush()
+            stream.spawn(stream.close())
+            if not stream.ended.done():
+                stream.ended.set_result(None)
         else:
             self._arm_timer(stream)
-
-    @staticmethod
-    async def _flush_and_close(stream: _Stream) -> None:
-        try:
-            await stream.flush()
-        except WsConnectionClosed:
-            pass
-        except _NotReading:
-            await stream.not_reading()
-            return
-        await stream.close()
 
     # ---------------------------------------------------------------- helpers for tests
 

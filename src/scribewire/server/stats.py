@@ -1,8 +1,9 @@
 """Per-stream counters of the local service (observability, exposed to tests and logged).
 
 Each stream gets a :class:`StreamStats` when its WebSocket upgrade is accepted; the service
-updates it as audio arrives and results leave, keeps it in ``service.streams`` while the
-stream lives and moves it to ``service.finished_streams`` when the socket closes, logging a
+keeps it in ``service.streams`` while the stream lives (its counters brought up to date by
+``service.live_stats()``: not on every message, which would cost a digest copy each) and
+moves it, up to date, to ``service.finished_streams`` when the socket closes, logging a
 one-line summary (logger ``scribewire.server``). ``finished_streams`` is a ring of the most
 recent ones (``keep_finished``); every finished stream is also added to the service's
 :class:`ServiceTotals`, whose size does not grow with the number of streams. No secret ever

@@ -30,6 +30,7 @@ from .params import Operation
 from .sigv4 import EventSignatureVerifier, EventSigner
 
 __all__ = [
+    "AUDIO_EVENT_HEADER_MAP",
     "AudioChunk",
     "ClientMessage",
     "Configuration",
@@ -148,6 +149,16 @@ class Configuration(msgspec.Struct, frozen=True):
 ClientMessage = AudioChunk | EndOfStream | Configuration
 
 _ENVELOPE_HEADERS = frozenset({":date", ":chunk-signature"})
+
+#: The headers of a plain AudioEvent, exactly (protocol.md §4.1): a message with these
+#: headers and a non-empty payload is an ``AudioChunk`` of that payload when no envelope
+#: verifier is in force (the server session's per-message shortcut; every other message
+#: goes through ``classify_client_message``).
+AUDIO_EVENT_HEADER_MAP: dict[str, object] = {
+    ":content-type": "application/octet-stream",
+    ":event-type": "AudioEvent",
+    ":message-type": "event",
+}
 
 
 def _classify_inner(msg: Message) -> ClientMessage:

@@ -60,6 +60,7 @@ from .events import (
     UtteranceEvent,
 )
 from .frames import (
+    AUDIO_EVENT_HEADER_MAP,
     Configuration,
     EndOfStream,
     classify_client_message,
@@ -229,6 +230,9 @@ class ServerSession:
             ``envelope_verifier``, each envelope's ``:date`` must then lie within the
             verifier's ``max_skew`` of ``epoch + now`` (a stale ``:date`` gives
             ``BadRequestException``, protocol.md §6.2 rule 3).
+        digest: keep the SHA-256 of every audio byte (``audio_digest``; tests compare
+            it with what they sent). False skips it (1.9 µs per 3,200 B event; load
+            runs): ``audio_digest`` is then ``""``.
 
     Raises:
         ParameterError: unknown ``kind`` or a channel count other than 1 or 2.
@@ -250,6 +254,7 @@ class ServerSession:
         max_payload_length: int | None = None,
         envelope_verifier: EventSignatureVerifier | None = None,
         epoch: float | None = None,
+        digest: bool = True,
     ) -> None:
         if kind not in ("standard", "medical", "call-analytics"):
             raise ParameterError(f"unknown stream kind {kind!r}")
@@ -275,7 +280,7 @@ class ServerSession:
         self.events_sent = 0
         self.partials_sent = 0
         self.finals_sent = 0
-        self._digest = hashlib.sha256()
+        self._digest = hashlib.sha256() if digest else None
         # The Call Analytics path may switch to 2 channels at its first event: size the
         # decoder for that from the start.
         widest = 2 if kind == "call-analytics" else channels
@@ -319,8 +324,9 @@ class ServerSession:
 
     @property
     def audio_digest(self) -> str:
-        """Hex SHA-256 of every audio payload byte received, in order."""
-        return self._digest.hexdigest()
+        """Hex SHA-256 of every audio payload byte received, in order ("" when the
+        session was made with ``digest=False``)."""
+        return "" if self._digest is None else self._digest.hexdigest()
 
     # ---------------------------------------------------------------- input
 
@@ -397,6 +403,10 @@ class ServerSession:
         self._paused_at = None
 
     def _message(self, msg: Message, now: float) -> None:
+        if msg.payload and self._verifier is None and msg.headers == AUDIO_EVENT_HEADER_MAP:
+            self._seen_event = True  # classify_client_message's AudioChunk, without the call
+            self._audio(msg.payload, now)
+            return
         try:
             wall = None if self._epoch is None else self._epoch + now
             event = classify_client_message(msg, verifier=self._verifier, now=wall)
@@ -447,13 +457,19 @@ class ServerSession:
                     )
                 )
                 return
-            duration = len(payload) / (2 * self.channels * self.sample_rate)
-        start = self.audio_seconds
-        self.audio_nbytes += len(payload)
+            per_second = 2 * self.channels * self.sample_rate
+            duration = len(payload) / per_second
+            start = self.audio_nbytes / per_second
+            self.audio_nbytes += len(payload)
+            seconds = self.audio_nbytes / per_second  # = audio_seconds
+        else:
+            start = seconds = 0.0
+            self.audio_nbytes += len(payload)
         self.audio_events += 1
-        self._digest.update(payload)
+        if self._digest is not None:
+            self._digest.update(payload)
         self._last_audio = now
-        if self.audio_seconds > self.max_audio_seconds:
+        if seconds > self.max_audio_seconds:
             self.fail(
                 LimitExceededException(
                     "Your stream has exceeded the maximum audio duration of "
