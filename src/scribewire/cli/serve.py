@@ -36,7 +36,12 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
     p.add_argument("--access-key-id", help="accepted access key id (default: generated)")
     p.add_argument("--secret-access-key", help="its secret (default: generated)")
     p.add_argument("--session-token", help="required X-Amz-Security-Token, if any")
-    p.add_argument("--print-secret", action="store_true", help="print a generated secret")
+    p.add_argument("--print-secret", action="store_true", help="print generated secrets")
+    p.add_argument(
+        "--assemblyai-api-key",
+        metavar="KEY",
+        help="the key AssemblyAI clients present on /v3/ws and /v3/token (default: generated)",
+    )
     p.add_argument("--recognizer", choices=RECOGNIZERS, default="pocketsphinx")
     p.add_argument(
         "--replay-script",
@@ -108,6 +113,7 @@ def _service(args: argparse.Namespace) -> LocalTranscribeService:
         ssl=context,
         send_timeout=args.send_timeout,
         digest=args.digest,
+        assemblyai_api_key=args.assemblyai_api_key,
     )
 
 
@@ -117,6 +123,9 @@ async def _run(svc: LocalTranscribeService, args: argparse.Namespace) -> None:
     print(f"access key id {svc.credentials.access_key_id}", flush=True)
     if args.print_secret and not args.secret_access_key:
         print(f"secret access key {svc.credentials.secret_access_key}", flush=True)
+    print(f"AssemblyAI v3 at {svc.url}/v3/ws", flush=True)
+    if args.print_secret and not args.assemblyai_api_key:
+        print(f"assemblyai api key {svc.assemblyai_api_key.reveal()}", flush=True)
     try:
         await svc.serve_forever()
     finally:
