@@ -225,3 +225,30 @@ def test_scribewire_client_every_byte_and_turns(shared_dir: Path) -> None:
     assert "forward" in " ".join(t.transcript for t in finals)
     assert all(isinstance(w.start, int) for t in finals for w in t.words)
     assert isinstance(events[-1], Termination)
+
+
+def test_command_uses_the_in_process_assemblyai_service(
+    shared_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scribewire.cli.main import transcribe_main
+
+    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    clip = str(shared_dir / "audio" / CLIP)
+    code = transcribe_main(
+        [
+            "--provider",
+            "assemblyai",
+            "--recognizer",
+            "null",
+            "--speed",
+            "20",
+            "--format",
+            "jsonl",
+            clip,
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "using the local AssemblyAI service" in err
+    assert [json.loads(line)["text"] for line in out.splitlines()]  # the null words
+    assert "aai-" not in out + err  # the generated key is never shown

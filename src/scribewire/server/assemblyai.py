@@ -205,7 +205,17 @@ class AssemblyAIStream:
         self.forced.add(seg_id)  # the recognizer's own updates of it are dropped
 
     async def work(self) -> None:
-        """Audio to the recognizer in order (blocking ones in a thread), results out."""
+        """Audio to the recognizer in order (blocking ones in a thread), results out; a
+        failure of the recognizer ends this session with 3005, never the service."""
+        try:
+            await self._work()
+        except Exception as exc:
+            logger.exception("session %s failed", self.stats.stream_id)
+            self.session.fail(CloseCode.SERVER_ERROR, f"Session Cancelled: {type(exc).__name__}")
+            self.flush()
+            self._end_reading()
+
+    async def _work(self) -> None:
         session, wire = self.session, self.wire
         assert wire is not None
         while True:
