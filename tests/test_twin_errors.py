@@ -46,7 +46,7 @@ Call = Callable[[ModuleType, object], Any]
 CALLS: dict[str, dict[str, Call]] = {
     "audio": {
         **{
-            f"{fn}(x)": (lambda fn: lambda m, v: getattr(m, fn)(v))(fn)
+            f"{fn}(x)": (lambda fn: lambda m, v: getattr(m, fn)(v))(fn)  # noqa: B023 - bound
             for fn in (
                 "alaw_decode",
                 "alaw_encode",
@@ -57,7 +57,7 @@ CALLS: dict[str, dict[str, Call]] = {
             )
         },
         **{
-            f"{fn}(out=x)": (lambda fn: lambda m, v: getattr(m, fn)(b"\0\0\0\0", out=v))(fn)
+            f"{fn}(out=x)": (lambda fn: lambda m, v: getattr(m, fn)(b"\0\0\0\0", out=v))(fn)  # noqa: B023
             for fn in ("alaw_decode", "ulaw_encode", "int16_to_float32", "float32_to_int16")
         },
         "downmix(x, 2)": lambda m, v: m.downmix(v, 2),
