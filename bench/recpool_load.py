@@ -119,7 +119,7 @@ def measure(mode: str, clips: list[Clip], processes: int | None = None) -> Resul
         recs = [factory(c.rate, 0) for c in clips]
         words: list[int] = []
         threads = [
-            threading.Thread(target=_feed, args=(r, c, words)) for r, c in zip(recs, clips)
+            threading.Thread(target=_feed, args=(r, c, words)) for r, c in zip(recs, clips, strict=True)
         ]
         cpu0 = sum(_cpu(p) for p in pids)
         t0 = time.perf_counter()

@@ -331,3 +331,25 @@ def test_interrupted_service_stops_its_recognizer_processes() -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_transcribe_cli_uses_the_pool_with_the_same_transcript(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
+    clips = [str(shared_dir / "audio" / n) for n in ("ps_goforward.16k.wav", CLIPS[0])]
+    out = {}
+    for n in ("2", "0"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "scribewire.cli.main", "transcribe", *clips, "--local",
+             "--speed", "50", "--recognizer-processes", n],
+            capture_output=True, text=True, timeout=300, env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        out[n] = proc.stdout
+        where = "2 recognizer processes" if n == "2" else "in-process)"
+        assert where in proc.stderr, proc.stderr
+    assert "go forward" in out["2"]
+    assert sorted(out["2"].splitlines()) == sorted(out["0"].splitlines())

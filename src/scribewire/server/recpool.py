@@ -37,6 +37,12 @@ How it works:
 - Start methods: ``spawn`` (the default) and ``forkserver``; ``fork`` works but is not
   advised in a process with threads (an event loop's executor).
 
+Threads: every blocking call holds one caller thread while it waits (the service's calls
+come from the event loop's default executor, ``min(32, cores + 4)`` threads), and each
+process has a reader and a writer thread here. Under ``spawn`` the workers import the
+parent's ``__main__`` module: a script that builds a pool guards its entry point with
+``if __name__ == "__main__":``.
+
 Errors a recognizer raises in its process (``AudioFormatError`` for an odd byte count,
 ``SessionStateError``, ...) are raised again in the caller with their type; one that
 cannot be carried back becomes :class:`~scribewire.errors.RecognizerError`.
@@ -254,8 +260,9 @@ class _Worker:
         # plus their open and close messages).
         self.outbox: list[bytes | None] = []
         self.outbox_cv = threading.Condition(self.lock)
-        self.reader = threading.Thread(target=self._read, name=f"{self.proc.name}-read", daemon=True)
-        self.writer = threading.Thread(target=self._write, name=f"{self.proc.name}-write", daemon=True)
+        name = self.proc.name
+        self.reader = threading.Thread(target=self._read, name=f"{name}-read", daemon=True)
+        self.writer = threading.Thread(target=self._write, name=f"{name}-write", daemon=True)
         self.reader.start()
         self.writer.start()
 
@@ -327,7 +334,8 @@ class _Worker:
     def _died(self) -> None:
         self.proc.join(timeout=_STOP_WAIT)  # reap it (it closed its pipe: it is going)
         code = self.proc.exitcode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
+        killed = code is not None and code < 0
+        how = f"was killed by signal {-code}" if killed else f"exited ({code})"
         error: RecognizerError = RecognizerCrashed(f"recognizer process {self.pid} {how}")
         if self.pool._closed:
             error = RecognizerError("the recognizer pool is closed")
@@ -468,7 +476,8 @@ class RecognizerPool:
             self.__name__ = getattr(recognizer, "__name__", "custom")
         self.processes = n
         self.start_method = start_method
-        self._ctx = multiprocessing.get_context(start_method)
+        # (typeshed's BaseContext lacks Process: the concrete contexts have it)
+        self._ctx: Any = multiprocessing.get_context(start_method)
         self._spec = msgspec.msgpack.encode(spec)
         self._lock = threading.Lock()
         self._next_id = 1
