@@ -14,6 +14,7 @@ import logging
 import ssl
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import ParameterError
 from ..redact import install_log_redaction
@@ -99,7 +100,22 @@ def _service(args: argparse.Namespace) -> tuple[LocalTranscribeService, Callable
     recognizer, release = pooled_factory(
         args.recognizer, args.recognizer_processes, replay=replay
     )
-    svc = LocalTranscribeService(
+    try:
+        svc = _build(args, credentials, recognizer, replay, context)
+    except BaseException:
+        release()
+        raise
+    return svc, release
+
+
+def _build(
+    args: argparse.Namespace,
+    credentials: Credentials | None,
+    recognizer: Any,
+    replay: Any,
+    context: ssl.SSLContext | None,
+) -> LocalTranscribeService:
+    return LocalTranscribeService(
         host=args.host,
         port=args.port,
         region=args.region,
@@ -115,7 +131,6 @@ def _service(args: argparse.Namespace) -> tuple[LocalTranscribeService, Callable
         send_timeout=args.send_timeout,
         digest=args.digest,
     )
-    return svc, release
 
 
 async def _run(svc: LocalTranscribeService, args: argparse.Namespace) -> None:
