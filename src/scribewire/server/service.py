@@ -75,6 +75,7 @@ PATHS: dict[str, StreamKind] = {
 }
 
 _MAX_RATE, _MAX_CHANNELS = 48_000, 2  # the widest stream parameters allow (protocol.md §3.3)
+_MIN_BACKLOG = 128  # listen queue of the service socket, connections (see start())
 #: Audio events a blocking recognizer may have waiting before the stream stops reading.
 _QUEUE_EVENTS = 32
 _END = object()  # queued after the last audio: finish the recognizers
@@ -486,6 +487,11 @@ class LocalTranscribeService:
             close_timeout=self.close_timeout,
             server_header="scribewire-local",
             create_connection=_Connection,
+            # asyncio's default accept queue (100) overflowed in the 2,000-stream soak:
+            # the kernel drops the SYNs, retried after 1, 3, 7 s, so connects hit the
+            # client's 10 s open timeout; a queue as deep as the quota (the kernel caps
+            # it at net.core.somaxconn) holds a whole reconnect storm
+            backlog=max(_MIN_BACKLOG, self.quota),
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
