@@ -54,6 +54,7 @@ from ..transcribe.server_session import (
     StreamKind,
 )
 from ..transcribe.sigv4 import EventSignatureVerifier, verify_presigned
+from .handshake import collapse_repeated_upgrade_headers
 from .recognizers import Recognizer, RecognizerFactory, recognizer_factory
 from .stats import NOT_READING, ServiceTotals, StreamStats
 
@@ -418,6 +419,7 @@ class LocalTranscribeService:
         return None
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        collapse_repeated_upgrade_headers(request.headers)  # as AWS does (handshake.py)
         path, _, query = request.path.partition("?")
         if path not in PATHS:
             return _json_response(404, "Not Found", {"message": f"no such path: {path[:200]}"})
