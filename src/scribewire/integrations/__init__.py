@@ -8,3 +8,5 @@
 
 Neither framework is imported until its module is.
 """
+
+__all__: list[str] = []
