@@ -17,8 +17,8 @@ owns the socket, so what pipecat's websocket base does by hand is the stream's:
 
 - audio is framed by the native kernels, paced, and sent in 100 ms AudioEvents whatever
   the pipeline's frame size (AWS caps an event at 1 s; protocol.md §5);
-- a rate Transcribe does not take (e.g. 24 or 44.1 kHz) is resampled to 16 kHz, never
-  mislabelled;
+- the pipeline's rate is the stream's (Transcribe takes 8,000-48,000 Hz, protocol.md §3;
+  a rate outside that is resampled to 16 kHz), never labelled as another;
 - a lost connection reconnects with new credentials and replays the audio the service
   had not finished with (nothing is dropped; memory bounded by ``max_replay_nbytes``);
   pipecat's own service drops it;
