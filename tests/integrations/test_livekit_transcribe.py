@@ -14,11 +14,11 @@ pytest.importorskip(
     "livekit.agents", reason="livekit-agents is not installed (pip install 'scribewire[livekit]')"
 )
 
+from _clips import load  # noqa: E402
 from conftest import words_of  # noqa: E402
 from livekit import rtc  # noqa: E402
 from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError, stt  # noqa: E402
 from test_client_reconnect import Relay  # noqa: E402
-from test_pipecat_transcribe import load  # noqa: E402
 
 from scribewire.integrations.livekit import TranscribeSTT  # noqa: E402
 from scribewire.server import LocalTranscribeService  # noqa: E402

@@ -4,7 +4,6 @@ beside pipecat's own AWSTranscribeSTTService pointed at the same service."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ pytest.importorskip(
     "pipecat", reason="pipecat-ai is not installed (pip install 'scribewire[pipecat]')"
 )
 
+from _clips import CLIP, load  # noqa: E402,F401
 from _pipecat_harness import run_pipeline  # noqa: E402
 from conftest import words_of  # noqa: E402
 from pipecat.frames.frames import STTUpdateSettingsFrame  # noqa: E402
@@ -22,21 +22,9 @@ from pipecat.services.aws.stt import AWSTranscribeSTTService  # noqa: E402
 from pipecat.transcriptions.language import Language  # noqa: E402
 from test_client_reconnect import Relay  # noqa: E402
 
-from scribewire.audio import open_audio  # noqa: E402
 from scribewire.integrations.pipecat import TranscribeSTTService  # noqa: E402
 from scribewire.server import LocalTranscribeService  # noqa: E402
 from scribewire.transcribe.events import Result  # noqa: E402
-
-CLIP = "ps_goforward.16k.wav"  # "go forward ten meters", 2.8 s
-
-
-def load(shared: Path, clip: str = CLIP, rate: int = 16000) -> tuple[bytes, list[str]]:
-    with open_audio(shared / "audio" / clip) as src:
-        pcm = src.read(sample_rate=rate, channels=1)
-    meta = json.loads((shared / "audio" / "MANIFEST.json").read_text())
-    base = clip.replace(".16k.wav", ".raw")
-    (entry,) = [c for c in meta["clips"] if c["file"] in (clip, base)]
-    return pcm, words_of(entry["reference_transcript"])
 
 
 def ours(svc: LocalTranscribeService, port: int | None = None, **kw: Any) -> TranscribeSTTService:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from typing import Any, cast
+from typing import Any
 
 try:
     from pipecat.frames.frames import (
@@ -293,7 +293,7 @@ class TranscribeSTTService(STTService):
             return
         language = self._settings.language
         # the service's code (a str; Language is a StrEnum, as pipecat's own service passes)
-        lang = cast("Language | None", language if is_given(language) else None)
+        lang: Language | None = language if is_given(language) else None  # type: ignore[assignment]
         if result.is_partial:
             await self.push_frame(
                 InterimTranscriptionFrame(
