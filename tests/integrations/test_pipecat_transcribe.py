@@ -159,3 +159,23 @@ def test_constructor_matches_pipecats_own() -> None:
     stt = TranscribeSTTService(settings=TranscribeSTTService.Settings(language=Language.EN_GB))
     assert stt._settings.language == "en-GB"
     assert "secret" not in repr(stt.client)
+
+
+def test_a_refused_stream_is_an_error_frame_and_the_pipeline_still_ends(shared_dir: Path) -> None:
+    pcm, _ = load(shared_dir)
+
+    async def main() -> tuple[Any, Any]:
+        async with LocalTranscribeService(recognizer="null") as svc:
+            stt = TranscribeSTTService(
+                aws_access_key_id=svc.credentials.access_key_id,
+                api_key="wrong-secret-canary",
+                region=svc.region,
+                endpoint=svc.url,
+                client_options={"speed": math.inf},
+            )
+            return await run_pipeline(stt, pcm[: len(pcm) // 4], 16000, tail=0.2)
+
+    collected, errors = asyncio.run(main())
+    assert errors and not collected.frames
+    assert all("wrong-secret-canary" not in e.error for e in errors)
+    assert any("Amazon Transcribe" in e.error for e in errors), [e.error for e in errors]
