@@ -59,6 +59,7 @@ from ..transcribe.server_session import (
 )
 from ..transcribe.sigv4 import EventSignatureVerifier, verify_presigned
 from .assemblyai import run_session as run_aai_session
+from .handshake import collapse_repeated_upgrade_headers
 from .recognizers import Recognizer, RecognizerFactory, recognizer_factory
 from .stats import NOT_READING, ServiceTotals, StreamStats
 from .wire import Wire, WireConnection
@@ -548,6 +549,7 @@ class LocalTranscribeService:
         return None
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        collapse_repeated_upgrade_headers(request.headers)  # as AWS does (handshake.py)
         path, _, query = request.path.partition("?")
         if path == AAI_TOKEN_PATH:  # AssemblyAI temporary tokens (§1.3), over HTTP
             headers = list(request.headers.raw_items())
