@@ -31,7 +31,7 @@ pytestmark = [
     pytest.mark.filterwarnings(
         "ignore:connect\\(\\) must be used as a context manager:DeprecationWarning"
     ),
-    pytest.mark.filterwarnings("ignore:ConnectionClosed.code is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:ConnectionClosed.* is deprecated:DeprecationWarning"),
 ]
 
 KEY = "aai-local-test-key-0123456789abcdef"
@@ -120,8 +120,9 @@ def test_official_sdk_streams_a_clip(shared_dir: Path, rate: int, encoding: str)
         (stats,) = svc.finished(1)
     assert seen["error"] == []
     assert len(seen["begin"]) == 1
-    finals = [t for t in seen["turn"] if t.end_of_turn and t.turn_is_formatted]
-    words = " ".join(t.transcript for t in finals).lower()
+    # the SDK's disconnect(terminate=True) may stop reading before the last formatted
+    # end of turn arrives: the words are checked over every Turn it delivered
+    words = " ".join(w.text for t in seen["turn"] for w in t.words).lower()
     assert "forward" in words, seen["turn"]
     orders = [t.turn_order for t in seen["turn"]]
     assert orders == sorted(orders)
