@@ -83,7 +83,34 @@ def _user_agent() -> str:
     return f"scribewire/{__version__}"
 
 
-class TranscribeClient:
+class _PacedClient:
+    """What both clients share: the stream options, one message counter and one masking
+    framer for all their streams."""
+
+    options: StreamOptions
+
+    def __init__(self, options: StreamOptions) -> None:
+        self.options = options
+        self._counter = _pacing.MessageCounter()
+        self._framer = ClientFramer()
+
+    @property
+    def speed(self) -> float:
+        """The pacing factor (1.0: real time)."""
+        return self.options.speed
+
+    @property
+    def chunk_duration(self) -> float:
+        """Seconds of audio per audio message."""
+        return self.options.chunk_duration
+
+    @property
+    def messages_sent(self) -> int:
+        """Audio messages written by all streams of this client (a counter for benchmarks)."""
+        return int(self._counter.value)
+
+
+class TranscribeClient(_PacedClient):
     """Opens Amazon Transcribe streams; one client serves any number of concurrent streams.
 
     Args:
@@ -153,20 +180,22 @@ class TranscribeClient:
         max_events: int = 4096,
         observer: StreamObserver | None = None,
     ) -> None:
-        self.options = StreamOptions(
-            speed=speed,
-            chunk_duration=chunk_duration,
-            keepalive_after=keepalive_after,
-            buffer_duration=buffer_duration,
-            open_timeout=open_timeout,
-            end_timeout=end_timeout,
-            send_timeout=send_timeout,
-            write_limit=write_limit,
-            reconnect_attempts=reconnect_attempts,
-            reconnect_window=reconnect_window,
-            max_replay_nbytes=max_replay_nbytes,
-            rollover_after=rollover_after,
-            max_events=max_events,
+        super().__init__(
+            StreamOptions(
+                speed=speed,
+                chunk_duration=chunk_duration,
+                keepalive_after=keepalive_after,
+                buffer_duration=buffer_duration,
+                open_timeout=open_timeout,
+                end_timeout=end_timeout,
+                send_timeout=send_timeout,
+                write_limit=write_limit,
+                reconnect_attempts=reconnect_attempts,
+                reconnect_window=reconnect_window,
+                max_replay_nbytes=max_replay_nbytes,
+                rollover_after=rollover_after,
+                max_events=max_events,
+            )
         )
         if self.options.chunk_duration > MAX_CHUNK_DURATION:
             raise ParameterError(
@@ -195,24 +224,7 @@ class TranscribeClient:
                 f"not {type(credentials).__name__}"
             )
         self._credentials = CredentialCache(source)
-        self._counter = _pacing.MessageCounter()
-        self._framer = ClientFramer()
         self.observer = observer
-
-    @property
-    def speed(self) -> float:
-        """The pacing factor (1.0: real time)."""
-        return self.options.speed
-
-    @property
-    def chunk_duration(self) -> float:
-        """Seconds of audio per AudioEvent."""
-        return self.options.chunk_duration
-
-    @property
-    def messages_sent(self) -> int:
-        """AudioEvents written by all streams of this client (a counter for benchmarks)."""
-        return int(self._counter.value)
 
     def __repr__(self) -> str:
         where = self.endpoint or f"AWS {self._region or '(region from the environment)'}"
@@ -438,7 +450,7 @@ class _TranscribeProvider:
         )
 
 
-class AssemblyAIClient:
+class AssemblyAIClient(_PacedClient):
     """Opens AssemblyAI Universal-Streaming v3 sessions (assemblyai.md); one client serves
     any number of concurrent streams, with the same stream shape as
     :class:`TranscribeClient` and every guarantee of the shared core (real-time pacing:
@@ -490,20 +502,22 @@ class AssemblyAIClient:
         rollover_after: float = 10_500.0,
         max_events: int = 4096,
     ) -> None:
-        self.options = StreamOptions(
-            speed=speed,
-            chunk_duration=chunk_duration,
-            keepalive_after=keepalive_after,
-            buffer_duration=buffer_duration,
-            open_timeout=open_timeout,
-            end_timeout=end_timeout,
-            send_timeout=send_timeout,
-            write_limit=write_limit,
-            reconnect_attempts=reconnect_attempts,
-            reconnect_window=reconnect_window,
-            max_replay_nbytes=max_replay_nbytes,
-            rollover_after=rollover_after,
-            max_events=max_events,
+        super().__init__(
+            StreamOptions(
+                speed=speed,
+                chunk_duration=chunk_duration,
+                keepalive_after=keepalive_after,
+                buffer_duration=buffer_duration,
+                open_timeout=open_timeout,
+                end_timeout=end_timeout,
+                send_timeout=send_timeout,
+                write_limit=write_limit,
+                reconnect_attempts=reconnect_attempts,
+                reconnect_window=reconnect_window,
+                max_replay_nbytes=max_replay_nbytes,
+                rollover_after=rollover_after,
+                max_events=max_events,
+            )
         )
         lo, hi = AAI_MIN_FRAME_MS / 1000, AAI_MAX_FRAME_MS / 1000
         if not lo <= self.options.chunk_duration <= hi:
@@ -523,23 +537,6 @@ class AssemblyAIClient:
         self.host = host
         self._api_key = None if api_key is None else ApiKey(api_key)
         self._token = token
-        self._counter = _pacing.MessageCounter()
-        self._framer = ClientFramer()
-
-    @property
-    def speed(self) -> float:
-        """The pacing factor (1.0: real time)."""
-        return self.options.speed
-
-    @property
-    def chunk_duration(self) -> float:
-        """Seconds of audio per binary message."""
-        return self.options.chunk_duration
-
-    @property
-    def messages_sent(self) -> int:
-        """Audio messages written by all streams of this client (a counter for benchmarks)."""
-        return int(self._counter.value)
 
     def __repr__(self) -> str:
         where = self.endpoint or self.host
@@ -785,8 +782,7 @@ async def _stream_file(
     with reopen() as source:
         if channels > 1 and source.channels != channels and channel is None:
             raise AudioFormatError(
-                f"{source.path}: {source.channels} channel(s), but the stream expects "
-                f"{channels}"
+                f"{source.path}: {source.channels} channel(s), but the stream expects {channels}"
             )
         chunks = source.chunks(frames, **convert)
         stream = open_stream(refetch)

@@ -56,7 +56,7 @@ from .flags import (
     subparser,
 )
 from .local import add_processes_flag, require_recognizer
-from .output import FORMATS, Formatter, make_formatter, segments
+from .output import FORMATS, Formatter, Segment, make_formatter, segments
 from .progress import Display, make_display
 from .version import VersionAction
 
@@ -355,6 +355,15 @@ def _plan(args: argparse.Namespace, raw: RawFormat | None, path: str) -> list[_J
 # --------------------------------------------------------------------------- running
 
 
+def _show(seg: Segment, job: _Job, formatter: Formatter, display: Display) -> None:
+    """A partial to the live display; a final to the display and the transcript."""
+    if seg.is_partial:
+        display.partial(job, seg.label, seg.text, seg.end)
+    else:
+        display.final(job, seg.end)
+        formatter.write(seg)
+
+
 async def _transcribe_job(
     client: TranscribeClient | AssemblyAIClient,
     job: _Job,
@@ -375,11 +384,7 @@ async def _transcribe_job(
             seg = aai.segment_of(event, params, job.name)
             if label and not seg.label:
                 seg = dataclasses.replace(seg, label=label)
-            if seg.is_partial:
-                display.partial(job, seg.label, seg.text, seg.end)
-            else:
-                display.final(job, seg.end)
-                formatter.write(seg)
+            _show(seg, job, formatter, display)
 
         formatter.begin(job.name)
         return await client._stream_source(
@@ -394,11 +399,7 @@ async def _transcribe_job(
 
     def show(event: Event) -> None:
         for seg in segments(event, job.name):
-            if seg.is_partial:
-                display.partial(job, seg.label, seg.text, seg.end)
-            else:
-                display.final(job, seg.end)
-                formatter.write(seg)
+            _show(seg, job, formatter, display)
 
     formatter.begin(job.name)
     return await client._stream_source(
