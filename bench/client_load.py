@@ -94,11 +94,14 @@ REPLAY_NBYTES = SAMPLE_RATE * 2 * 10
 CHUNK_NBYTES = int(SAMPLE_RATE * CHUNK_SECONDS) * 2  # 3,200 B of 16-bit mono PCM
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 KINDS = (
-    "scribewire", "scribewire-py", "floor", "baseline",
+    "scribewire", "scribewire-py", "floor", "baseline", "scribewire-idle",
     "assemblyai", "assemblyai-floor", "assemblyai-baseline",
 )
 #: the kinds of the AssemblyAI group (binary 3,200-byte audio messages, assemblyai.md §3.1)
 ASSEMBLYAI_KINDS = ("assemblyai", "assemblyai-floor", "assemblyai-baseline")
+#: the kinds a plain run measures (``scribewire-idle`` only on request, or with --idle)
+DEFAULT_KINDS = ("scribewire", "scribewire-py", "floor", "baseline", *ASSEMBLYAI_KINDS)
+TICK_SECONDS = 0.005  # the pacing wheel's slot (transport.pacing.DEFAULT_RESOLUTION)
 FLOOR_TICK_SECONDS = 0.005  # the floor's one timer period
 NO_EXTENSIONS_ENV = "SCRIBEWIRE_NO_EXTENSIONS"
 
@@ -206,6 +209,14 @@ class LoadResult:
     streams_per_core: float
     achieved_rate: float  # messages sent / messages due at real time, over the window
     rss_mb: float
+    #: (RSS after the warm-up - RSS before the first connection) / streams, KiB: what one
+    #: stream costs, sockets and buffers included (for "scribewire-idle": an idle stream)
+    rss_kib_per_stream: float = 0.0
+    #: how late the loop ran a 5 ms timer over the window (median, p99, max; ms): a
+    #: wheel tick is at most this late, the figure "lateness under one tick" refers to
+    late_ms_p50: float = 0.0
+    late_ms_p99: float = 0.0
+    late_ms_max: float = 0.0
 
 
 def _rss_mb() -> float:
@@ -303,6 +314,31 @@ async def _scribewire(port: int, streams: int, stagger: bool = True, twin: str =
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for _, stream in contexts:  # the sink never closes: no end of stream, just close
+            await stream.aclose()
+
+    return (lambda: client.messages_sent), stop
+
+
+async def _scribewire_idle(port: int, streams: int, stagger: bool = True) -> Driver:
+    """Open streams that the caller never feeds: each sends keepalive silence after the
+    client's default ``keepalive_after`` (recorded as a count, not as ring bytes)."""
+    from scribewire.clients import TranscribeClient
+    from scribewire.transcribe.credentials import Credentials
+    from scribewire.transcribe.params import StreamParams
+
+    client = TranscribeClient(
+        endpoint=f"ws://127.0.0.1:{port}",
+        region="us-east-1",
+        credentials=Credentials("AKIDBENCHMARK", "bench-secret-not-used"),
+    )
+    params = StreamParams(language_code="en-US", sample_rate=SAMPLE_RATE)
+    contexts = []
+    for _ in range(streams):
+        cm = client.stream(params)
+        contexts.append((cm, await cm.__aenter__()))
+
+    async def stop() -> None:
+        for _, stream in contexts:
             await stream.aclose()
 
     return (lambda: client.messages_sent), stop
@@ -541,6 +577,7 @@ _DRIVERS: dict[str, Callable[[int, int, bool], Awaitable[Driver]]] = {
     "scribewire-py": _scribewire_py,
     "floor": _floor,
     "baseline": _baseline,
+    "scribewire-idle": _scribewire_idle,
     "assemblyai": _assemblyai,
     "assemblyai-floor": _assemblyai_floor,
     "assemblyai-baseline": _assemblyai_baseline,
@@ -557,13 +594,23 @@ def _runs_here(kind: str) -> bool:
 async def _measure(
     kind: str, port: int, streams: int, warmup: float, window: float, stagger: bool, loop: str
 ) -> LoadResult:
+    rss0 = _rss_mb()
     sample, stop = await _DRIVERS[kind](port, streams, stagger)
     await asyncio.sleep(warmup)
+    lateness: list[float] = []
+    probe = asyncio.create_task(_late_probe(lateness))
     m0, c0, t0 = sample(), time.process_time(), time.monotonic()
     await asyncio.sleep(window)
     m1, c1, t1 = sample(), time.process_time(), time.monotonic()
     rss = _rss_mb()
+    probe.cancel()
+    await asyncio.gather(probe, return_exceptions=True)
     await stop()
+    lateness.sort()
+    late = (
+        [lateness[len(lateness) // 2], lateness[min(len(lateness) - 1, len(lateness) * 99 // 100)],
+         lateness[-1]] if lateness else [0.0, 0.0, 0.0]
+    )
     messages = m1 - m0
     cpu = c1 - c0
     per = cpu / messages if messages else float("inf")
@@ -578,7 +625,20 @@ async def _measure(
         streams_per_core=round(1.0 / (per / CHUNK_SECONDS)) if messages else 0.0,
         achieved_rate=round(messages / (streams * (t1 - t0) / CHUNK_SECONDS), 3),
         rss_mb=round(rss, 1),
+        rss_kib_per_stream=round((rss - rss0) * 1024 / streams, 1),
+        late_ms_p50=round(late[0] * 1e3, 2),
+        late_ms_p99=round(late[1] * 1e3, 2),
+        late_ms_max=round(late[2] * 1e3, 2),
     )
+
+
+async def _late_probe(out: list[float]) -> None:
+    """Sleep one tick again and again; record how late the loop woke us (s)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + TICK_SECONDS
+        await asyncio.sleep(TICK_SECONDS)
+        out.append(max(0.0, loop.time() - due))
 
 
 def measure(
@@ -646,8 +706,8 @@ def measure_in_subprocess(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", type=int, nargs="+", default=[1000, 5000])
-    parser.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS),
+    parser.add_argument("--streams", type=int, nargs="+", default=[1000, 5000, 10000])
+    parser.add_argument("--kind", choices=KINDS, nargs="+", default=list(DEFAULT_KINDS),
                         help="scribewire-py (or scribewire under SCRIBEWIRE_NO_EXTENSIONS) "
                         "runs in a fresh interpreter with the variable set (unset)")
     parser.add_argument("--warmup", type=float, default=WARMUP)
@@ -659,7 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for n in args.streams:
         for kind in args.kind:
-            run = measure if _runs_here(kind) else measure_in_subprocess
+            # a fresh interpreter per measurement, so that RSS per stream starts from a
+            # clean heap; --json is what that child runs (measure, here)
+            run = measure if args.json and _runs_here(kind) else measure_in_subprocess
             r = run(kind, n, warmup=args.warmup, window=args.window, stagger=args.stagger,
                     loop=args.loop)
             if args.json:
@@ -667,7 +729,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"{r.kind:>19} N={r.streams:>5} {r.loop}: {r.cpu_us_per_message:7.2f} us CPU/message, "
                       f"{r.streams_per_core:>6.0f} streams/core, achieved {r.achieved_rate:.0%} "
-                      f"of real time, RSS {r.rss_mb} MB", flush=True)
+                      f"of real time, RSS {r.rss_mb} MB ({r.rss_kib_per_stream:.0f} KiB/stream), "
+                      f"late p50/p99/max {r.late_ms_p50}/{r.late_ms_p99}/{r.late_ms_max} ms",
+                      flush=True)
     return 0
 
 

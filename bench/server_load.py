@@ -31,7 +31,9 @@ Kinds (``KINDS``):
 The server's CPU time (user + system, ``/proc/<pid>/stat``) over the window, divided by
 the AudioEvents written in it, is the CPU per message; streams per core = 1 / (CPU per
 message x 10). The server is one process on one core: ``server_load`` near 1.0 means it
-could not keep up (``saturated``), and the figure then understates its cost.
+could not keep up (``saturated``), and so does more than one AudioEvent per stream
+left unread in the server's socket buffers at the end of the window (``unread_kib``,
+from ``/proc/net/tcp``): the figure then understates its cost.
 
 Run: ``python bench/server_load.py [--streams 1000 5000] [--kind ...] [--window 5]``;
 the pytest-benchmark groups are in ``bench/test_bench_server.py``.
@@ -81,6 +83,7 @@ class ServerLoadResult:
     server_load: float  # server CPU seconds per wall second over the window
     saturated: bool
     backlog_kib: float  # bytes the driver could not hand to the kernel yet, at the end
+    unread_kib: float  # bytes in the server's socket receive queues, at the end
 
 
 # --------------------------------------------------------------------------- servers
@@ -172,6 +175,23 @@ def _server_argv(kind: str, streams: int) -> tuple[list[str], dict[str, str]]:
 # --------------------------------------------------------------------------- driver
 
 
+def _unread_nbytes(port: int) -> int:
+    """Bytes waiting in the receive queues of the TCP sockets bound to local ``port``
+    (``/proc/net/tcp``: what the server has not read yet)."""
+    total = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total += int(fields[4].split(":")[1], 16)
+    return total
+
+
 def _frames() -> tuple[bytes, bytes]:
     """The masked AudioEvent frames of 100 ms of speech and of silence."""
     import numpy as np
@@ -240,6 +260,7 @@ async def _drive(
     await asyncio.sleep(window)
     m1, c1, w1 = sent, cpu_seconds(pid), loop.time()
     backlog = sum(c.transport.get_write_buffer_size() for c in clients if c.transport is not None)
+    unread = _unread_nbytes(int(port))
     if handle is not None:
         handle.cancel()
     for c in clients:
@@ -259,8 +280,9 @@ async def _drive(
         cpu_us_per_message=round(per * 1e6, 2),
         streams_per_core=round(1.0 / (per / CHUNK_SECONDS)) if messages and cpu else 0.0,
         server_load=round(load, 3),
-        saturated=load > 0.9,
+        saturated=load > 0.9 or unread > streams * len(speech),
         backlog_kib=round(backlog / 1024, 1),
+        unread_kib=round(unread / 1024, 1),
     )
 
 
@@ -343,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"{r.kind:>13} N={r.streams:>5} {r.audio}: {r.cpu_us_per_message:7.2f} us server CPU/message, "
                           f"{r.streams_per_core:>6.0f} streams/core, load {r.server_load:.2f}"
-                          f"{' SATURATED' if r.saturated else ''}, backlog {r.backlog_kib} KiB", flush=True)
+                          f"{' SATURATED' if r.saturated else ''}, unread {r.unread_kib} KiB", flush=True)
     return 0
 
 

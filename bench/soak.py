@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _service_proc import AK, REGION, SK, ServiceProcess, fd_count, rss_kib  # noqa: E402
+from _service_proc import AK, REGION, SK, ServiceProcess, cpu_seconds, fd_count, rss_kib  # noqa: E402
 
 from scribewire.clients import TranscribeClient  # noqa: E402
 from scribewire.errors import ScribewireError  # noqa: E402
@@ -53,6 +53,7 @@ class Soak:
         self.finished = 0
         self.events = 0
         self.errors: Counter[str] = Counter()
+        self.first_error: dict[str, str] = {}  # one message per error type, to diagnose
 
     async def one(self) -> None:
         seconds = self.rng.randint(5, 30)
@@ -73,7 +74,11 @@ class Soak:
                 await reader
             self.finished += 1
         except ScribewireError as exc:
-            self.errors[type(exc).__name__] += 1
+            name = type(exc).__name__
+            self.errors[name] += 1
+            if name not in self.first_error:
+                self.first_error[name] = str(exc)[:200]
+                print(f"first {name}: {self.first_error[name]}", flush=True)
         finally:
             self.live -= 1
 
@@ -91,28 +96,61 @@ async def run(svc: ServiceProcess, args: argparse.Namespace) -> int:
     ]
     print(
         f"{'t s':>6} {'live':>5} {'finished':>8} {'events':>9} {'errors':>6} "
-        f"{'svc RSS MiB':>11} {'svc FDs':>7} {'cli RSS MiB':>11} {'cli FDs':>7}",
+        f"{'svc RSS MiB':>11} {'svc FDs':>7} {'svc CPU%':>8} "
+        f"{'cli RSS MiB':>11} {'cli FDs':>7} {'cli CPU%':>8}",
         flush=True,
     )
+    samples: list[tuple[float, float, float]] = []  # (t s, service RSS MiB, client RSS MiB)
+    last = [time.monotonic(), cpu_seconds(svc.pid), cpu_seconds()]
 
     def line() -> None:
+        now, svc_cpu, cli_cpu = time.monotonic(), cpu_seconds(svc.pid), cpu_seconds()
+        span = max(now - last[0], 1e-9)
+        svc_pct, cli_pct = 100 * (svc_cpu - last[1]) / span, 100 * (cli_cpu - last[2]) / span
+        last[:] = [now, svc_cpu, cli_cpu]
+        svc_rss, cli_rss = svc.rss_kib() / 1024, rss_kib() / 1024
+        samples.append((now - started, svc_rss, cli_rss))
         print(
-            f"{time.monotonic() - started:6.0f} {soak.live:5d} {soak.finished:8d} "
+            f"{now - started:6.0f} {soak.live:5d} {soak.finished:8d} "
             f"{soak.events:9d} {sum(soak.errors.values()):6d} "
-            f"{svc.rss_kib() / 1024:11.1f} {svc.fd_count():7d} "
-            f"{rss_kib() / 1024:11.1f} {fd_count():7d}",
+            f"{svc_rss:11.1f} {svc.fd_count():7d} {svc_pct:8.0f} "
+            f"{cli_rss:11.1f} {fd_count():7d} {cli_pct:8.0f}",
             flush=True,
         )
 
     line()
+    steady: list[tuple[float, float, float]] = []
     while not all(t.done() for t in tasks):
         await asyncio.wait(tasks, timeout=args.every)
         line()
+        if time.monotonic() < soak.until:
+            steady.append(samples[-1])
     await asyncio.gather(*tasks)
     await asyncio.sleep(2)  # let the service close the last sockets
     line()
+    # growth: the second half of the steady part (past the ramp and the longest stream,
+    # 30 s, so the live streams' ages have mixed), as a least-squares slope
+    tail = [x for x in steady if x[0] >= args.ramp + 30]
+    tail = tail[len(tail) // 2 :]
+    if len(tail) >= 3:
+        for label, col in (("service", 1), ("client", 2)):
+            print(
+                f"{label} RSS over t {tail[0][0]:.0f}..{tail[-1][0]:.0f} s: "
+                f"{tail[0][col]:.1f} -> {tail[-1][col]:.1f} MiB, slope "
+                f"{_slope([(x[0], x[col]) for x in tail]):+.2f} MiB/min"
+            )
     print(f"streams finished {soak.finished}, errors {dict(soak.errors) or 'none'}")
     return 0 if not soak.errors else 1
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) points, MiB per minute."""
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    mr = sum(r for _, r in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    cov = sum((t - mt) * (r - mr) for t, r in points)
+    return 60 * cov / var if var else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -400,8 +400,13 @@ def check_call(
                 covered.append((s0, s0 + st.audio_nbytes))
                 break
     reach = 0
+    detail = (
+        f"starts {sorted(starts)}, connections "
+        f"{[(s.session_id[:8], s.audio_nbytes, s.close_code) for s in sid_conns]}, "
+        f"matched {sorted(covered)}"
+    )
     for a, b in sorted(covered):
-        assert a <= reach, f"{call_id}: the service never received bytes [{reach}, {a})"
+        assert a <= reach, f"{call_id}: the service never received [{reach}, {a}): {detail}"
         reach = max(reach, b)
-    assert reach == len(pcm), f"{call_id}: the service received up to byte {reach} of {len(pcm)}"
+    assert reach == len(pcm), f"{call_id}: the service got up to {reach} of {len(pcm)}: {detail}"
     return {"finals": len(entries), "epochs": sorted(epochs), "connections": len(covered)}

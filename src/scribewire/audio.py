@@ -1,9 +1,10 @@
 """PCM kernels, streaming resampler and audio files (public API).
 
 Kernels (G.711 μ-law/A-law, int16 <-> float32, interleave/deinterleave, downmix, sum of
-squares, the fused telephony path) come from the native twin (``_audio_c``) unless ``SCRIBEWIRE_NO_EXTENSIONS``
-is set or it is unavailable, then from the pure twin (``_audio_py``); ``IMPLEMENTATION``
-says which (``"c"`` or ``"py"``). Both are bit-exact with each other and with ``audioop``.
+squares, the fused telephony path) come from the native twin (``_audio_c``) unless
+``SCRIBEWIRE_NO_EXTENSIONS`` is set or it is unavailable, then from the pure twin
+(``_audio_py``); ``IMPLEMENTATION`` says which (``"c"`` or ``"py"``). Both are bit-exact
+with each other and with ``audioop``.
 
 PCM means signed 16-bit little-endian, channels interleaved: Amazon Transcribe's ``pcm``
 media encoding (protocol.md §3.3). ``Resampler`` (soxr engine) converts rates in a stream;

@@ -34,7 +34,10 @@
     ├── EventTypeError (TypeError)         an event argument of a type the call does not take
     ├── AudioFormatError (ValueError)      audio bytes or arrays of the wrong shape, size or dtype
     │   └── AudioTypeError (TypeError)     an audio argument of the wrong type
-    └── AudioFileError                     a file that cannot be opened or decoded (names the file)
+    ├── AudioFileError                     a file that cannot be opened or decoded (names the file)
+    └── RecognizerError                    a recognizer in a worker process failed (local service)
+        └── RecognizerCrashed              its worker process died: the streams it served lost
+                                           their recognizer state (others carry on)
 
 Warnings: ``ScribewireWarning`` (``UserWarning``) > ``ReplayOverflow``.
 
@@ -76,6 +79,8 @@ __all__ = [
     "ParameterError",
     "PreludeChecksumMismatch",
     "ProtocolError",
+    "RecognizerCrashed",
+    "RecognizerError",
     "ReentrantFeed",
     "ReplayOverflow",
     "ScribewireError",
@@ -356,6 +361,19 @@ class AudioFileError(ScribewireError):
 
 def _audio_file_error(message: str, path: str | None) -> AudioFileError:
     return AudioFileError(message, path=path)
+
+
+class RecognizerError(ScribewireError):
+    """A recognizer running in a worker process of the local service failed: the pool
+    is closed or cannot start its processes, or the recognizer raised an error that
+    could not be carried back (the message names its type)."""
+
+
+class RecognizerCrashed(RecognizerError):
+    """The worker process that ran a stream's recognizer died (killed, out of memory, a
+    crash in native code). That stream's recognizer state is gone, so every later call on
+    it raises this too; streams on other worker processes carry on, and the pool starts a
+    replacement process for new streams."""
 
 
 # --------------------------------------------------------------------------- warnings

@@ -9,11 +9,12 @@ missing.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 
 from ..errors import ScribewireError
 
-__all__ = ["INSTALL_HINT", "LocalServiceUnavailable", "require_recognizer"]
+__all__ = ["INSTALL_HINT", "LocalServiceUnavailable", "add_processes_flag", "require_recognizer"]
 
 #: How to get the local service's real recognizer.
 INSTALL_HINT = "pip install 'scribewire[local]'"
@@ -42,3 +43,16 @@ def require_recognizer(name: str) -> None:
             f"the local service's {name} recognizer is not installed: {INSTALL_HINT} "
             "(or --recognizer null for placeholder words)"
         )
+
+
+def add_processes_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--recognizer-processes N``: how many worker processes run the local service's
+    CPU-heavy recognizer (pocketsphinx); default the cores, 0 = in this process."""
+    parser.add_argument(
+        "--recognizer-processes",
+        type=int,
+        metavar="N",
+        default=None,
+        help="worker processes for the pocketsphinx recognizer (default: one per core; "
+        "0 = in-process threads, one core in all)",
+    )

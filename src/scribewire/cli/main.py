@@ -55,7 +55,7 @@ from .flags import (
     param_values,
     subparser,
 )
-from .local import require_recognizer
+from .local import add_processes_flag, require_recognizer
 from .output import FORMATS, Formatter, make_formatter, segments
 from .progress import Display, make_display
 from .version import VersionAction
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="pocketsphinx",
         help="recognizer of the in-process local service (pocketsphinx)",
     )
+    add_processes_flag(aws)
     p = t.add_argument_group("Amazon Transcribe stream parameters")
     p.add_argument(
         "--sample-rate", type=int, metavar="HZ", help="declared rate (default: the file's)"
@@ -517,19 +518,32 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
         require_recognizer(args.recognizer)
         from ..server import LocalTranscribeService
 
-        svc = LocalTranscribeService(
-            recognizer=args.recognizer, quota=max(25, 2 * args.concurrency)
-        )
+        recognizer, where = _local_recognizer(args, stack)
+        svc = LocalTranscribeService(recognizer=recognizer, quota=max(25, 2 * args.concurrency))
         await stack.enter_async_context(svc)
         why = "--local given" if args.local else "no AWS credentials found"
         err.write(
             f"scribewire: {why}: using the local Transcribe service at {svc.url} "
-            f"(recognizer {args.recognizer}, in-process)\n"
+            f"(recognizer {args.recognizer}, {where})\n"
         )
         credentials: Credentials = svc.credentials
         return {"endpoint": svc.url, "region": svc.region, "credentials": credentials}
 
     return decide()
+
+
+def _local_recognizer(
+    args: argparse.Namespace, stack: contextlib.AsyncExitStack
+) -> tuple[Any, str]:
+    """The in-process service's recognizer (a process pool for pocketsphinx unless
+    ``--recognizer-processes 0``; closed by ``stack`` after the service) and where it runs."""
+    from ..server.recpool import RecognizerPool, pooled_factory
+
+    recognizer, release = pooled_factory(args.recognizer, args.recognizer_processes)
+    stack.callback(release)  # registered first: runs after the service has stopped
+    if isinstance(recognizer, RecognizerPool):
+        return recognizer, f"in-process, {recognizer.processes} recognizer processes"
+    return recognizer, "in-process"
 
 
 async def _assemblyai_options(
@@ -544,7 +558,8 @@ async def _assemblyai_options(
     require_recognizer(args.recognizer)
     from ..server import LocalTranscribeService
 
-    svc = LocalTranscribeService(recognizer=args.recognizer, quota=max(25, 2 * args.concurrency))
+    recognizer, where = _local_recognizer(args, stack)
+    svc = LocalTranscribeService(recognizer=recognizer, quota=max(25, 2 * args.concurrency))
     local_key = getattr(svc, "assemblyai_api_key", None)
     if local_key is None:
         raise CredentialsError(
@@ -555,7 +570,7 @@ async def _assemblyai_options(
     why = "--local given" if args.local else "no AssemblyAI API key found"
     err.write(
         f"scribewire: {why}: using the local AssemblyAI service at {svc.url} "
-        f"(recognizer {args.recognizer}, in-process)\n"
+        f"(recognizer {args.recognizer}, {where})\n"
     )
     reveal = getattr(local_key, "reveal", None)
     return {"endpoint": svc.url, "api_key": reveal() if reveal else str(local_key)}

@@ -13,14 +13,16 @@ import json
 import logging
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import ParameterError
 from ..redact import install_log_redaction
 from ..server.recognizers import RECOGNIZERS, ReplayScript
+from ..server.recpool import pooled_factory
 from ..server.service import LocalTranscribeService
 from ..transcribe.credentials import Credentials
-from .local import require_recognizer
+from .local import add_processes_flag, require_recognizer
 
 __all__ = ["build_parser", "serve_main"]
 
@@ -36,8 +38,14 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
     p.add_argument("--access-key-id", help="accepted access key id (default: generated)")
     p.add_argument("--secret-access-key", help="its secret (default: generated)")
     p.add_argument("--session-token", help="required X-Amz-Security-Token, if any")
-    p.add_argument("--print-secret", action="store_true", help="print a generated secret")
+    p.add_argument("--print-secret", action="store_true", help="print generated secrets")
+    p.add_argument(
+        "--assemblyai-api-key",
+        metavar="KEY",
+        help="the key AssemblyAI clients present on /v3/ws and /v3/token (default: generated)",
+    )
     p.add_argument("--recognizer", choices=RECOGNIZERS, default="pocketsphinx")
+    add_processes_flag(p)
     p.add_argument(
         "--replay-script",
         help="JSON list of turns {start_s, end_s, text, channel} for --recognizer replay "
@@ -71,7 +79,8 @@ def build_parser(prog: str = "scribewire serve") -> argparse.ArgumentParser:
     return p
 
 
-def _service(args: argparse.Namespace) -> LocalTranscribeService:
+def _service(args: argparse.Namespace) -> tuple[LocalTranscribeService, Callable[[], None]]:
+    """The service the arguments describe, and what releases its recognizer processes."""
     require_recognizer(args.recognizer)
     credentials = None
     if args.access_key_id or args.secret_access_key:
@@ -93,12 +102,30 @@ def _service(args: argparse.Namespace) -> LocalTranscribeService:
             raise ParameterError("--tls-cert and --tls-key go together")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
+    recognizer, release = pooled_factory(
+        args.recognizer, args.recognizer_processes, replay=replay
+    )
+    try:
+        svc = _build(args, credentials, recognizer, replay, context)
+    except BaseException:
+        release()
+        raise
+    return svc, release
+
+
+def _build(
+    args: argparse.Namespace,
+    credentials: Credentials | None,
+    recognizer: Any,
+    replay: Any,
+    context: ssl.SSLContext | None,
+) -> LocalTranscribeService:
     return LocalTranscribeService(
         host=args.host,
         port=args.port,
         region=args.region,
         credentials=credentials,
-        recognizer=args.recognizer,
+        recognizer=recognizer,
         replay=replay,
         quota=args.quota,
         idle_timeout=args.idle_timeout,
@@ -108,6 +135,7 @@ def _service(args: argparse.Namespace) -> LocalTranscribeService:
         ssl=context,
         send_timeout=args.send_timeout,
         digest=args.digest,
+        assemblyai_api_key=args.assemblyai_api_key,
     )
 
 
@@ -117,6 +145,9 @@ async def _run(svc: LocalTranscribeService, args: argparse.Namespace) -> None:
     print(f"access key id {svc.credentials.access_key_id}", flush=True)
     if args.print_secret and not args.secret_access_key:
         print(f"secret access key {svc.credentials.secret_access_key}", flush=True)
+    print(f"AssemblyAI v3 at {svc.url}/v3/ws", flush=True)
+    if args.print_secret and not args.assemblyai_api_key:
+        print(f"assemblyai api key {svc.assemblyai_api_key.reveal()}", flush=True)
     try:
         await svc.serve_forever()
     finally:
@@ -133,9 +164,11 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     install_log_redaction(handlers=logging.getLogger().handlers)
-    svc = _service(args)
+    svc, release = _service(args)
     try:
         asyncio.run(_run(svc, args))
     except KeyboardInterrupt:
         return 130
+    finally:
+        release()  # the recognizer processes stop with the service
     return 0

@@ -60,7 +60,10 @@ class TranscribeProvider:
     """
 
     def __init__(self, options: Mapping[str, Any], observer: StreamObserver | None) -> None:
-        self.client = TranscribeClient(**{**options, "observer": observer})
+        # no keepalive silence: a stream's positions must stay the call's positions
+        # (silence the stream made up would shift every final and the trim point); a
+        # call whose audio pauses past the service's idle limit reconnects instead
+        self.client = TranscribeClient(**{**options, "observer": observer, "keepalive_after": None})
 
     def stream(self, call: Mapping[str, str], session: str, refetch: Refetch) -> Stream:
         channels = int(call.get("channels", "1"))

@@ -545,9 +545,9 @@ class Worker:
         # every entry ending at or before the ack point is covered by published finals
         call.next_id = f"{call.acked_ms}-{_MAX_SEQ}"
         call.read_ms = call.acked_ms
-        if call.epoch > 1:
-            tops = await self._redis.xrevrange(call.keys.audio, "+", "-", count=1)
-            call.replay_until_ms = int(tops[0][0].split(b"-")[0]) if tops else 0
+        # the newest audio now: what is before it is late (sent at the catch-up pace)
+        tops = await self._redis.xrevrange(call.keys.audio, "+", "-", count=1)
+        call.replay_until_ms = int(tops[0][0].split(b"-")[0]) if tops else 0
         if call.encoding not in ("pcm", "mulaw") or call.channels not in (1, 2):
             raise ParameterError(
                 f"call {call.keys.call_id}: unsupported audio {call.encoding}/{call.channels} ch"
@@ -655,10 +655,16 @@ class Worker:
             logger.warning("worker %s: draining %s: %s", self.name, call.keys.call_id, exc)
 
     async def _feed(self, call: _Call, stream: Stream) -> None:
-        """Send the call's audio from the reader's batches; end the stream at ``end=1``."""
-        first = True
+        """Send the call's audio from the reader's batches; end the stream at ``end=1``.
+
+        Entries must be contiguous: one that starts after the previous one ended (or the
+        first one after the ack point) means the audio between was trimmed, which only
+        a newer owner's finals do: the call is someone else's (fenced), and nothing
+        discontinuous is ever sent. A hole while the call is still ours is the source's
+        (the front door wrote no audio there): logged as an error and sent as silence."""
         bpf = call.wire_bpf
-        sent = 0
+        expected = call.base  # frame where the next entry must start (at most)
+        first = True
         try:
             while True:
                 if self._draining.is_set():
@@ -669,17 +675,35 @@ class Worker:
                         return
                     ms = int(entry_id.split("-")[0])
                     pcm = fields.get(b"pcm", b"")
-                    if first:  # the first entry may straddle the ack point
+                    end = call.end_frame(ms)
+                    start = end - len(pcm) // bpf
+                    if start > expected:
+                        epoch = await self._redis.hget(call.keys.ledger, "epoch")
+                        if epoch is None or int(epoch) != call.epoch:  # trimmed by another
+                            self._fence(call)
+                            return
+                        # ours, yet a hole in the source: said loudly, filled with
+                        # silence so that stream time stays call time
+                        logger.error(
+                            "worker %s: call %s has no audio for [%d, %d) ms: silence sent",
+                            self.name,
+                            call.keys.call_id,
+                            expected * 1000 // call.rate,
+                            start * 1000 // call.rate,
+                        )
+                        await stream.send(bytes((start - expected) * 2 * call.channels))
+                    if start < expected:  # the first entry may straddle the ack point
+                        pcm = pcm[(expected - start) * bpf :]
+                    expected = end
+                    if first:
                         first = False
-                        start = call.end_frame(ms) - len(pcm) // bpf
-                        skip = call.base - start
-                        if skip > 0:
-                            pcm = pcm[skip * bpf :]
+                        late = call.end_frame(call.replay_until_ms) - call.base
+                        if late > 0:
+                            stream.catch_up(late * 2 * call.channels)
                     if pcm:
                         if call.encoding == "mulaw":
                             pcm = ulaw_decode(pcm)
                         await stream.send(pcm)
-                    sent += 1
                     if call.epoch > 1 and ms <= call.replay_until_ms:
                         self._fault.hit("mid_replay")
                     if fields.get(b"end") == b"1":

@@ -53,6 +53,7 @@ from .recognizers import (
     Word,
     recognizer_factory,
 )
+from .recpool import RecognizerPool
 from .service import PATHS, LocalTranscribeService
 from .stats import StreamStats
 
@@ -64,6 +65,7 @@ __all__ = [
     "NullRecognizer",
     "PocketsphinxRecognizer",
     "Recognizer",
+    "RecognizerPool",
     "ReplayRecognizer",
     "ReplayScript",
     "Segment",

@@ -30,6 +30,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers, MultipleValuesError
 from websockets.http11 import Request, Response
 
+from ..assemblyai.auth import TOKEN_PATH as AAI_TOKEN_PATH
+from ..assemblyai.auth import WS_PATH as AAI_WS_PATH
+from ..assemblyai.auth import ApiKey
+from ..assemblyai.server_session import AssemblyAIServerSession, TokenIssuer
+from ..assemblyai.server_session import ServerConfig as AAIServerConfig
 from ..audio import deinterleave
 from ..errors import AuthenticationError, ParameterError, ServiceError
 from ..redact import install_log_redaction
@@ -53,6 +58,8 @@ from ..transcribe.server_session import (
     StreamKind,
 )
 from ..transcribe.sigv4 import EventSignatureVerifier, verify_presigned
+from .assemblyai import run_session as run_aai_session
+from .handshake import collapse_repeated_upgrade_headers
 from .recognizers import Recognizer, RecognizerFactory, recognizer_factory
 from .stats import NOT_READING, ServiceTotals, StreamStats
 from .wire import Wire, WireConnection
@@ -69,6 +76,7 @@ PATHS: dict[str, StreamKind] = {
 }
 
 _MAX_RATE, _MAX_CHANNELS = 48_000, 2  # the widest stream parameters allow (protocol.md §3.3)
+_MIN_BACKLOG = 128  # listen queue of the service socket, connections (see start())
 #: Audio events a blocking recognizer may have waiting before the stream stops reading.
 _QUEUE_EVENTS = 32
 _END = object()  # queued after the last audio: finish the recognizers
@@ -77,8 +85,8 @@ _END = object()  # queued after the last audio: finish the recognizers
 _SLOW_STEP = 0.001
 
 
-def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Response:
-    data = json.dumps(body).encode()
+def _json_response(status: int, reason: str, body: Mapping[str, object] | bytes) -> Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = Headers(
         [
             ("Content-Type", "application/json"),
@@ -87,6 +95,9 @@ def _json_response(status: int, reason: str, body: Mapping[str, object]) -> Resp
         ]
     )
     return Response(status, reason, headers, data)
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
 
 
 class _Connection(WireConnection):
@@ -364,6 +375,9 @@ class LocalTranscribeService:
             receive window full that long: it is not reading); then close 1008.
         close_timeout: seconds a close handshake may take; then the connection is aborted.
         keep_finished: how many finished streams' stats ``finished_streams`` keeps.
+        assemblyai_api_key: the key AssemblyAI clients present on ``/v3/ws`` and
+            ``/v3/token`` (raw in ``Authorization``, assemblyai.md §1.2); None generates
+            one (``assemblyai_api_key`` attribute). See ``server.assemblyai``.
         digest: keep the SHA-256 of every stream's audio (``StreamStats.audio_sha256``;
             tests compare it with what they sent); False skips it (load runs:
             ``scribewire serve --no-digest``), the digest is then ``""``.
@@ -390,6 +404,7 @@ class LocalTranscribeService:
         close_timeout: float = 5.0,
         keep_finished: int = 1000,
         digest: bool = True,
+        assemblyai_api_key: str | None = None,
     ) -> None:
         if auth_failure not in ("http", "frame"):
             raise ParameterError(f"auth_failure must be 'http' or 'frame', got {auth_failure!r}")
@@ -432,7 +447,12 @@ class LocalTranscribeService:
         )
         #: counters over every finished stream
         self.totals = ServiceTotals()
-        self._live: dict[str, _Stream] = {}  # streams holding a quota slot
+        #: the AssemblyAI API key (a secret: never logged); tokens come from ``/v3/token``
+        self.assemblyai_api_key = ApiKey(assemblyai_api_key or "aai-" + secrets.token_urlsafe(24))
+        keys = AAIServerConfig.keys(self.assemblyai_api_key)
+        self._tokens = TokenIssuer(keys)
+        self._aai_config = AAIServerConfig(api_keys=keys, token_check=self._tokens.redeem)
+        self._live: dict[str, Any] = {}  # streams holding a quota slot
         self._sessions: dict[str, _Stream] = {}
         self._server: Server | None = None
         self._finished_event = asyncio.Event()
@@ -468,6 +488,11 @@ class LocalTranscribeService:
             close_timeout=self.close_timeout,
             server_header="scribewire-local",
             create_connection=_Connection,
+            # asyncio's default accept queue (100) overflowed in the 2,000-stream soak:
+            # the kernel drops the SYNs, retried after 1, 3, 7 s, so connects hit the
+            # client's 10 s open timeout; a queue as deep as the quota (the kernel caps
+            # it at net.core.somaxconn) holds a whole reconnect storm
+            backlog=max(_MIN_BACKLOG, self.quota),
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
@@ -524,7 +549,26 @@ class LocalTranscribeService:
         return None
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        collapse_repeated_upgrade_headers(request.headers)  # as AWS does (handshake.py)
         path, _, query = request.path.partition("?")
+        if path == AAI_TOKEN_PATH:  # AssemblyAI temporary tokens (§1.3), over HTTP
+            headers = list(request.headers.raw_items())
+            answer = self._tokens.handle(request.path, headers, self.clock())
+            return _json_response(answer.status, _REASONS.get(answer.status, ""), answer.body)
+        if path == AAI_WS_PATH:
+            session = AssemblyAIServerSession(
+                request.path,
+                list(request.headers.raw_items()),
+                now=asyncio.get_running_loop().time(),
+                unix_time=self.clock(),
+                config=self._aai_config,
+            )
+            if session.http_response is not None:
+                answer = session.http_response
+                return _json_response(answer.status, _REASONS.get(answer.status, ""), answer.body)
+            if isinstance(connection, _Connection):
+                connection.verdict = ("assemblyai", session)
+            return None
         if path not in PATHS:
             return _json_response(404, "Not Found", {"message": f"no such path: {path[:200]}"})
         try:
@@ -560,6 +604,11 @@ class LocalTranscribeService:
 
     async def _handler(self, ws: ServerConnection) -> None:
         path = ws.request.path.partition("?")[0] if ws.request is not None else ""
+        verdict = getattr(ws, "verdict", None)
+        if verdict is not None and verdict[0] == "assemblyai":
+            stats = await run_aai_session(self, ws, verdict[1])
+            logger.info("%s", stats.summary())
+            return
         stream_id = str(uuid.uuid4())
         stats = StreamStats(stream_id=stream_id, path=path, recognizer=self.recognizer_name)
         stream = _Stream(self, ws, stats)

@@ -48,6 +48,7 @@ from ..errors import (
     AudioFormatError,
     ConnectionClosed,
     NotOpenError,
+    ParameterError,
     ProtocolError,
     ScribewireError,
     ServiceError,
@@ -133,6 +134,7 @@ class Stream(_pacing.PacedWriter):
         "_acks",
         "_backlog",
         "_bytes_per_second",
+        "_catch_up_nbytes",
         "_chunk_nbytes",
         "_closed",
         "_conn",
@@ -222,6 +224,7 @@ class Stream(_pacing.PacedWriter):
         self._unframed = 0  # bytes accepted during a rollover (in the ledger only)
         self._rolling = False
         self._backlog = 0  # replayed frames the queue may hold beyond its bound
+        self._catch_up_nbytes = 0  # late audio the caller announced and has not sent yet
         self._step_normal = 0.0
         self.connections = 0
         self.connection_offsets: list[float] = []
@@ -373,7 +376,7 @@ class Stream(_pacing.PacedWriter):
         if self._ending:
             raise SessionStateError("send() after end()")
         view = self._normalise(audio, sample_rate)
-        if self._backlog and self._queued() <= self._low_water:
+        if self._backlog and not self._catch_up_nbytes and self._queued() <= self._low_water:
             self._caught_up()
         chunks = self._max_frames - self._low_water
         step = self._chunk_nbytes * chunks
@@ -383,9 +386,34 @@ class Stream(_pacing.PacedWriter):
         for offset in range(0, len(view), step):
             while (held := self._held()) >= self._max_frames + self._backlog or held > most:
                 await self._wait_space()
-            self._queue_audio(view[offset : offset + step])
+            piece = view[offset : offset + step]
+            self._queue_audio(piece)
+            if self._catch_up_nbytes:
+                self._catch_up_nbytes = max(0, self._catch_up_nbytes - len(piece))
             self._idle_since = None
             self._kick()
+
+    def catch_up(self, nbytes: int) -> None:
+        """The next ``nbytes`` of audio sent are late (live audio that waited elsewhere,
+        e.g. a call taken over from another worker): pace them, and what is queued with
+        them, at the catch-up multiple of the normal pace (the same as a replay after a
+        reconnect) until the queue has caught up.
+
+        Args:
+            nbytes: bytes of late audio in the stream's input encoding (>= 0).
+
+        Raises:
+            NotOpenError: the stream is not open.
+            ParameterError: ``nbytes`` is negative or not an int.
+        """
+        self._require_open("catch_up()")
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+            raise ParameterError(f"nbytes must be an int >= 0, not {nbytes!r}")
+        if not nbytes:
+            return
+        self._catch_up_nbytes = nbytes
+        self._backlog = max(self._backlog, -(-nbytes // self._chunk_nbytes))
+        self._set_step(self._step_normal / CATCH_UP)
 
     def _queue_audio(self, pcm: memoryview | bytes) -> None:
         """Record the audio in the ledger, frame it, queue the messages, and start the
@@ -436,6 +464,7 @@ class Stream(_pacing.PacedWriter):
     def _caught_up(self) -> None:
         """The replay after a reconnect has left: back to the normal pace and bound."""
         self._backlog = 0
+        self._catch_up_nbytes = 0
         self._set_step(self._step_normal)
 
     def _set_step(self, step: float) -> None:

@@ -1,0 +1,328 @@
+"""AssemblyAI Universal-Streaming v3 on the local service: ``/v3/ws`` and ``/v3/token``.
+
+The same ``websockets`` server and port as the Transcribe paths, the same recognizers,
+the same per-connection machinery (``server.wire``: every send has a deadline, a client
+that stops reading is closed, bounded reads). What is checked and emitted is
+``scribewire.assemblyai.server_session`` (assemblyai.md §6): this module only moves bytes
+between the wire, that session and a recognizer.
+
+- Auth: the raw API key in ``Authorization`` (constant-time compare) against the
+  service's ``assemblyai_api_key``; temporary tokens from ``GET /v3/token`` (with the key)
+  in the ``token`` query parameter or in ``Authorization``, single use, within their
+  ``expires_in_seconds``, capped at their ``max_session_duration_seconds`` (§1.3). A bad
+  credential is ``Error`` + close 1008 after the upgrade (the behaviour the SDKs handle,
+  §1.4).
+- Turns: each recognizer segment is one turn. Its partial updates are ``Turn`` messages
+  with ``end_of_turn`` false, its final the end of turn (then, with ``format_turns``, the
+  formatted copy from the session's small deterministic formatter: sentence case and a
+  final period; it knows no punctuation inside a sentence, no numbers, no proper nouns).
+  Word times are integer ms on the audio clock.
+- ``ForceEndpoint``: the open turn ends at once with the words heard so far; later
+  updates of that recognizer segment are dropped (the recognizer keeps its own
+  segmentation). ``UpdateConfiguration`` is validated and applied to the session's
+  parameters; the local recognizer segments by its own voice activity detection, so the
+  turn-silence settings do not change where turns end (documented, not hidden).
+- ``speaker_labels``: answered with ``"UNKNOWN"`` (the recognizer cannot tell speakers
+  apart; one speaker per stream is the honest label). μ-law audio is decoded for the
+  recognizer.
+- Quota: AssemblyAI sessions share the service's quota with Transcribe streams; over it,
+  ``Error`` 3009 "Too many concurrent sessions" and close 3009 (§5.1; §9 D-CONC: the docs
+  also name 1008 with the same reason; 3009 is the errors table's code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ..assemblyai.limits import REASON_TOO_MANY_SESSIONS, CloseCode
+from ..assemblyai.server_session import (
+    AssemblyAIServerSession,
+    AudioReceived,
+    ForceEndpointRequested,
+    RecognizedWord,
+    ServerState,
+    TerminateRequested,
+)
+from ..audio import ulaw_decode
+from .stats import StreamStats
+
+if TYPE_CHECKING:
+    from .recognizers import Recognizer, Segment
+    from .service import LocalTranscribeService
+    from .wire import Wire
+
+__all__ = ["AssemblyAIStream", "run_session"]
+
+logger = logging.getLogger("scribewire.server.assemblyai")
+
+_END = object()  # the queue's "no more audio" item
+_QUEUE_ITEMS = 32  # audio messages waiting for the recognizer before reading pauses
+
+
+class AssemblyAIStream:
+    """One ``/v3/ws`` session: the wire's handler, a recognizer fed by a bounded queue."""
+
+    def __init__(
+        self,
+        service: LocalTranscribeService,
+        session: AssemblyAIServerSession,
+        stats: StreamStats,
+    ) -> None:
+        self.service = service
+        self.session = session
+        self.stats = stats
+        self.wire: Wire | None = None
+        self.loop = asyncio.get_running_loop()
+        self.recognizer: Recognizer | None = None
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.paused = False
+        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self.timer: asyncio.TimerHandle | None = None
+        self.digest = hashlib.sha256() if service.digest else None
+        self.forced: set[int] = set()  # recognizer segments ended by ForceEndpoint
+        self.last: dict[int, Segment] = {}  # latest partial of each open segment
+        self.mulaw = session.params is not None and session.params.encoding == "pcm_mulaw"
+
+    # ---------------------------------------------------------------- WireHandler
+
+    def binary(self, payload: bytes) -> None:
+        self._take(payload)
+
+    def text(self, payload: str) -> None:
+        self._take(payload)
+
+    def closed(self, code: int, reason: str) -> None:
+        self.session.receive_close(code, reason)
+        self.service._live.pop(self.stats.stream_id, None)
+        self._end_reading()
+
+    # ---------------------------------------------------------------- input
+
+    def _take(self, data: bytes | str) -> None:
+        session = self.session
+        if session.state is not ServerState.OPEN:
+            return
+        session.receive_message(data, self.loop.time())
+        for event in session.events_received():
+            if type(event) is AudioReceived:
+                if self.digest is not None:
+                    self.digest.update(event.audio)
+                self._queue(event)
+            elif type(event) is ForceEndpointRequested:
+                self._queue(event)
+            elif type(event) is TerminateRequested:
+                self._queue(_END)
+        self.flush()
+        self._arm_timer()
+        if session.state is not ServerState.OPEN:
+            self._end_reading()
+
+    def _queue(self, item: Any) -> None:
+        self.queue.put_nowait(item)
+        if self.queue.qsize() >= _QUEUE_ITEMS and not self.paused and self.wire is not None:
+            self.paused = True
+            self.wire.pause_reading()
+
+    def _end_reading(self) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
+
+    # ---------------------------------------------------------------- output
+
+    def flush(self) -> None:
+        """Send what the session queued; close when it decided to."""
+        wire = self.wire
+        if wire is None:
+            return
+        for text in self.session.data_to_send():
+            wire.send_text(text)
+        decision = self.session.close_decision
+        if decision is not None and self.session.state is ServerState.CLOSING:
+            self.session.state = ServerState.CLOSED
+            self.service._live.pop(self.stats.stream_id, None)
+            wire.start_close(decision.code, decision.reason)
+            self._end_reading()
+
+    def _arm_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        deadline = self.session.next_deadline()
+        if deadline is not None:
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        self.session.check_timers(self.loop.time())
+        if self.session.state is ServerState.OPEN:
+            self._arm_timer()
+        else:  # expiry (3008) or inactivity (Termination + 1000)
+            self.flush()
+
+    # ---------------------------------------------------------------- recognition
+
+    def _emit(self, segments: list[Segment]) -> None:
+        session = self.session
+        if session.state not in (ServerState.OPEN, ServerState.TERMINATING):
+            return
+        for seg in segments:
+            if seg.segment_id in self.forced:
+                if not seg.is_partial:
+                    self.forced.discard(seg.segment_id)
+                continue
+            words = [
+                RecognizedWord(
+                    w.content,
+                    round(w.start * 1000),
+                    max(round(w.end * 1000), round(w.start * 1000)),
+                    1.0 if w.confidence is None else float(w.confidence),
+                    final=not seg.is_partial or i < len(seg.words) - 1,
+                )
+                for i, w in enumerate(seg.words)
+            ]
+            if seg.is_partial:
+                self.last[seg.segment_id] = seg
+                if words:
+                    session.emit_turn(words, end_of_turn=False)
+            else:
+                self.last.pop(seg.segment_id, None)
+                if words or session.turn_is_open:
+                    session.emit_turn(words, end_of_turn=True)
+                    self.stats.finals_sent += 1
+
+    def _force_endpoint(self) -> None:
+        """End the open turn now with the words of its latest partial."""
+        if not self.session.turn_is_open or not self.last:
+            return
+        seg_id, seg = max(self.last.items())
+        self.last.clear()
+        self._emit([type(seg)(seg.segment_id, seg.start, seg.end, seg.words, False)])
+        self.forced.add(seg_id)  # the recognizer's own updates of it are dropped
+
+    async def work(self) -> None:
+        """Audio to the recognizer in order (blocking ones in a thread), results out; a
+        failure of the recognizer ends this session with 3005, never the service."""
+        try:
+            await self._work()
+        except Exception as exc:
+            logger.exception("session %s failed", self.stats.stream_id)
+            self.session.fail(CloseCode.SERVER_ERROR, f"Session Cancelled: {type(exc).__name__}")
+            self.flush()
+            self._end_reading()
+
+    async def _work(self) -> None:
+        session, wire = self.session, self.wire
+        assert wire is not None
+        while True:
+            item = await self.queue.get()
+            if self.paused and self.queue.qsize() < _QUEUE_ITEMS:
+                self.paused = False
+                wire.resume_reading()
+            if session.state not in (ServerState.OPEN, ServerState.TERMINATING):
+                return
+            rec = self._recognizer()
+            if item is _END:
+                segments = await self._call(rec.finish)
+                self._emit(segments)
+                if session.turn_is_open:  # a partial the recognizer never finalised
+                    self._force_endpoint()
+                if session.state is ServerState.TERMINATING or session.state is ServerState.OPEN:
+                    session.finish(self.loop.time())
+                self.flush()
+                return
+            if type(item) is ForceEndpointRequested:
+                self._force_endpoint()
+            else:
+                pcm = bytes(ulaw_decode(item.audio)) if self.mulaw else item.audio
+                self._emit(await self._call(rec.accept, pcm, item.start))
+            self.flush()
+            await wire.drain()
+
+    def _recognizer(self) -> Recognizer:
+        if self.recognizer is None:
+            params = self.session.params
+            assert params is not None
+            self.recognizer = self.service._factory(params.sample_rate, 0)
+        return self.recognizer
+
+    async def _call(self, fn: Any, *args: Any) -> list[Segment]:
+        if getattr(self.recognizer, "blocking", False):
+            result: list[Segment] = await asyncio.to_thread(fn, *args)
+            return result
+        result = fn(*args)
+        return result
+
+
+async def run_session(
+    service: LocalTranscribeService, ws: Any, session: AssemblyAIServerSession
+) -> StreamStats:
+    """Serve one ``/v3/ws`` connection whose upgrade ``process_request`` accepted."""
+    stream_id = str(uuid.uuid4())
+    stats = StreamStats(stream_id=stream_id, path="/v3/ws", recognizer=service.recognizer_name)
+    params = session.params
+    if params is not None:
+        stats.sample_rate = params.sample_rate
+        stats.channels = 1
+        stats.media_encoding = params.encoding
+    stats.session_id = session.session_id
+    stream = AssemblyAIStream(service, session, stats)
+    service.streams[stream_id] = stats
+    service._live[stream_id] = stream
+    stream.wire = ws.attach(
+        stream,
+        max_message_nbytes=service.max_message_nbytes,
+        send_timeout=service.send_timeout,
+        close_timeout=service.close_timeout,
+    )
+    worker: asyncio.Task[None] | None = None
+    try:
+        if len(service._live) > service.quota and session.state is ServerState.OPEN:
+            session.fail(CloseCode.TOO_MANY_SESSIONS, REASON_TOO_MANY_SESSIONS)
+        stream.flush()
+        stream._arm_timer()
+        if session.state is ServerState.OPEN:
+            worker = stream.loop.create_task(stream.work())
+            await stream.ended
+            if session.state in (ServerState.TERMINATING,):  # the finals, then Termination
+                await asyncio.wait_for(asyncio.shield(worker), service.close_timeout + 60)
+    except Exception as exc:  # a bug in a recognizer must not kill the service
+        logger.exception("session %s failed", stream_id)
+        session.fail(CloseCode.SERVER_ERROR, f"Session Cancelled: {type(exc).__name__}")
+        stream.flush()
+    finally:
+        if worker is not None and not worker.done():
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+        if stream.timer is not None:
+            stream.timer.cancel()
+        if stream.wire is not None:
+            await stream.wire.close(1000, "")
+            stats.close_code = stream.wire.close_code
+        if stream.recognizer is not None:
+            stream.recognizer.close()
+        service._live.pop(stream_id, None)
+        stats.audio_nbytes = session.audio_nbytes
+        stats.audio_seconds = session.audio_seconds
+        stats.audio_events = session.audio_messages
+        stats.events_sent = session.turns_sent
+        stats.input_ended = session.audio_nbytes > 0 and session.error is None
+        if stream.digest is not None:
+            stats.audio_sha256 = stream.digest.hexdigest()
+        if session.error is not None:
+            stats.exceptions.append(str(session.error.code))
+            stats.exception_messages.append(session.error.reason)
+        service.streams.pop(stream_id, None)
+        service.finished_streams.append(stats)
+        service.totals.add(stats)
+        service._finished_event.set()
+    return stats
+
+
+def unix_now() -> float:
+    """POSIX seconds (the token and ``expires_at`` clock)."""
+    return time.time()

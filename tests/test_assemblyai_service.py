@@ -1,0 +1,254 @@
+"""The local service's ``/v3/ws`` and ``/v3/token`` (issue 12), on real loopback sockets.
+
+The official ``assemblyai`` SDK, unmodified, is the oracle client; raw ``websockets``
+clients check each fault's close code and reason; scribewire's own ``AssemblyAIClient``
+checks every byte arrives (the service's SHA-256 of what it received).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from scribewire import AssemblyAIClient
+from scribewire.assemblyai import StreamingParams, Termination, Turn
+from scribewire.audio import ulaw_encode
+from scribewire.media.files import open_audio
+from scribewire.server import LocalTranscribeService
+
+# the SDK's sync client calls websockets' connect() without a context manager
+# (and reads the deprecated ConnectionClosed.code in its reader thread)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:connect\\(\\) must be used as a context manager:DeprecationWarning"
+    ),
+    pytest.mark.filterwarnings("ignore:ConnectionClosed.code is deprecated:DeprecationWarning"),
+]
+
+KEY = "aai-local-test-key-0123456789abcdef"
+CLIP = "ps_goforward.16k.wav"  # "go forward ten meters", 2.8 s
+
+
+class ThreadedService:
+    """The service on its own loop in a thread (the SDK's client is synchronous)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with LocalTranscribeService(**self.kwargs) as svc:
+            self.svc = svc
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> ThreadedService:
+        self._thread.start()
+        assert self._ready.wait(30)
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.svc.url
+
+    def finished(self, count: int) -> list[Any]:
+        future = asyncio.run_coroutine_threadsafe(self.svc.wait_finished(count, 30), self.loop)
+        return future.result(60)
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+
+def _pcm(shared_dir: Path, name: str, rate: int) -> bytes:
+    with open_audio(shared_dir / "audio" / name) as src:
+        return src.read(sample_rate=rate, channels=1)
+
+
+def _sdk_stream(
+    url: str,
+    pcm: bytes,
+    rate: int,
+    encoding: str,
+    *,
+    token: str | None = None,
+    key: str | None = KEY,
+    format_turns: bool = False,
+) -> dict[str, list[Any]]:
+    from assemblyai.streaming.v3 import (
+        StreamingClient,
+        StreamingClientOptions,
+        StreamingEvents,
+        StreamingParameters,
+    )
+
+    seen: dict[str, list[Any]] = {"begin": [], "turn": [], "termination": [], "error": []}
+    options = StreamingClientOptions(api_host=url, api_key=None if token else key, token=token)
+    client = StreamingClient(options)
+    client.on(StreamingEvents.Begin, lambda _c, e: seen["begin"].append(e))
+    client.on(StreamingEvents.Turn, lambda _c, e: seen["turn"].append(e))
+    client.on(StreamingEvents.Termination, lambda _c, e: seen["termination"].append(e))
+    client.on(StreamingEvents.Error, lambda _c, e: seen["error"].append(e))
+    client.connect(
+        StreamingParameters(sample_rate=rate, encoding=encoding, format_turns=format_turns)
+    )
+    width = 1 if encoding == "pcm_mulaw" else 2
+    step = rate * width // 10  # 100 ms
+    client.stream(pcm[i : i + step] for i in range(0, len(pcm), step))
+    client.disconnect(terminate=True)
+    return seen
+
+
+@pytest.mark.parametrize(("rate", "encoding"), [(16_000, "pcm_s16le"), (8_000, "pcm_mulaw")])
+def test_official_sdk_streams_a_clip(shared_dir: Path, rate: int, encoding: str) -> None:
+    pcm = _pcm(shared_dir, CLIP, rate)
+    wire = bytes(ulaw_encode(pcm)) if encoding == "pcm_mulaw" else pcm
+    with ThreadedService(recognizer="pocketsphinx", assemblyai_api_key=KEY) as svc:
+        seen = _sdk_stream(svc.url, wire, rate, encoding, format_turns=True)
+        (stats,) = svc.finished(1)
+    assert seen["error"] == []
+    assert len(seen["begin"]) == 1
+    finals = [t for t in seen["turn"] if t.end_of_turn and t.turn_is_formatted]
+    words = " ".join(t.transcript for t in finals).lower()
+    assert "forward" in words, seen["turn"]
+    orders = [t.turn_order for t in seen["turn"]]
+    assert orders == sorted(orders)
+    (term,) = seen["termination"]
+    assert term.audio_duration_seconds == round(len(pcm) / (2 * rate))
+    assert stats.audio_sha256 == hashlib.sha256(wire).hexdigest()
+
+
+def test_temporary_token_from_v3_token(shared_dir: Path) -> None:
+    pcm = _pcm(shared_dir, CLIP, 16_000)
+    with ThreadedService(recognizer="null", assemblyai_api_key=KEY) as svc:
+        base = svc.url.replace("ws://", "http://")
+        req = urllib.request.Request(
+            f"{base}/v3/token?expires_in_seconds=60", headers={"Authorization": KEY}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            token = json.loads(resp.read())["token"]
+        bad = urllib.request.Request(
+            f"{base}/v3/token?expires_in_seconds=60", headers={"Authorization": "wrong"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(bad, timeout=10)
+        assert exc.value.code == 401
+        seen = _sdk_stream(svc.url, pcm, 16_000, "pcm_s16le", token=token)
+        assert seen["error"] == [] and len(seen["termination"]) == 1
+        again = _sdk_stream(svc.url, pcm, 16_000, "pcm_s16le", token=token)  # single use
+    assert again["begin"] == [] and again["error"]
+
+
+async def _raw(
+    svc: LocalTranscribeService, query: str, actions: list[Any], key: str | None = KEY
+) -> tuple[list[Any], int | None, str | None]:
+    headers = {"Authorization": key} if key else {}
+    async with connect(f"{svc.url}/v3/ws?{query}", additional_headers=headers) as ws:
+        for action in actions:
+            await ws.send(action)
+        got = []
+        try:
+            async for message in ws:
+                got.append(json.loads(message))
+        except ConnectionClosed:
+            pass  # an error close ends the iteration with this
+        return got, ws.close_code, ws.close_reason
+
+
+@pytest.mark.parametrize(
+    ("query", "actions", "key", "code", "reason"),
+    [
+        ("sample_rate=16000", [], "bad-key", 1008, "Invalid API key"),
+        ("sample_rate=16000", [], None, 1008, "Missing Authorization"),
+        # 10 ms, then more audio (a short message is allowed only right before Terminate)
+        ("sample_rate=16000", [b"\0" * 320, b"\0" * 3200], KEY, 3007, "Input duration violation"),
+        ("sample_rate=16000", ["{not json"], KEY, 3006, "Invalid JSON"),
+        ("sample_rate=16000", ['{"type": "Dance"}'], KEY, 3006, "Invalid Message Type"),
+        ("sample_rate=16000&speech_model=nope", [], KEY, 3006, "speech_model"),
+    ],
+)
+def test_faults_close_with_their_codes_and_others_carry_on(
+    shared_dir: Path, query: str, actions: list[Any], key: str | None, code: int, reason: str
+) -> None:
+    pcm = _pcm(shared_dir, CLIP, 16_000)
+
+    async def main() -> tuple[Any, list[Any]]:
+        async with LocalTranscribeService(recognizer="null", assemblyai_api_key=KEY) as svc:
+            client = AssemblyAIClient(api_key=KEY, endpoint=svc.url, speed=20.0)
+            good = asyncio.create_task(
+                client.transcribe_file(
+                    shared_dir / "audio" / CLIP, StreamingParams(sample_rate=16_000)
+                )
+            )
+            bad = await _raw(svc, query, actions, key)
+            return bad, await good
+
+    (got, close_code, close_reason), events = asyncio.run(asyncio.wait_for(main(), 60))
+    assert close_code == code
+    assert reason.lower() in (close_reason or "").lower()
+    errors = [m for m in got if m.get("type") == "Error"]
+    assert errors and errors[0]["error_code"] == code
+    assert isinstance(events[-1], Termination) and len(pcm) > 0
+
+
+def test_scribewire_client_every_byte_and_turns(shared_dir: Path) -> None:
+    pcm = _pcm(shared_dir, CLIP, 16_000)
+
+    async def main() -> tuple[list[Any], Any]:
+        async with LocalTranscribeService(recognizer="pocketsphinx", assemblyai_api_key=KEY) as svc:
+            client = AssemblyAIClient(
+                api_key=svc.assemblyai_api_key.reveal(), endpoint=svc.url, speed=4.0
+            )
+            events = await client.transcribe_file(
+                shared_dir / "audio" / CLIP, StreamingParams(sample_rate=16_000)
+            )
+            (stats,) = await svc.wait_finished(1, 30)
+            return events, stats
+
+    events, stats = asyncio.run(asyncio.wait_for(main(), 120))
+    rem = len(pcm) % 3200  # the last message is padded with silence up to 50 ms (1,600 B)
+    sent = pcm + bytes(max(0, 1600 - rem) if rem else 0)
+    assert stats.audio_sha256 == hashlib.sha256(sent).hexdigest()
+    finals = [e for e in events if isinstance(e, Turn) and e.end_of_turn]
+    assert "forward" in " ".join(t.transcript for t in finals)
+    assert all(isinstance(w.start, int) for t in finals for w in t.words)
+    assert isinstance(events[-1], Termination)
+
+
+def test_command_uses_the_in_process_assemblyai_service(
+    shared_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scribewire.cli.main import transcribe_main
+
+    monkeypatch.delenv("ASSEMBLYAI_API_KEY", raising=False)
+    clip = str(shared_dir / "audio" / CLIP)
+    code = transcribe_main(
+        [
+            "--provider",
+            "assemblyai",
+            "--recognizer",
+            "null",
+            "--speed",
+            "20",
+            "--format",
+            "jsonl",
+            clip,
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "using the local AssemblyAI service" in err
+    assert [json.loads(line)["text"] for line in out.splitlines()]  # the null words
+    assert "aai-" not in out + err  # the generated key is never shown
