@@ -44,12 +44,28 @@ message). ``--warmup 2`` shows that start-up phase inside the window.
 CPU per message = CPU seconds / messages; streams per core = 1 / (CPU per
 message x messages per second per stream).
 
+AssemblyAI (the same sink; each message is one binary WebSocket frame of 3,200 bytes of
+16 kHz int16 PCM, 100 ms, assemblyai.md §3.1):
+
+- ``assemblyai``: ``AssemblyAIClient`` streams (native twins) fed with ``stream.send``
+  in large pieces, like ``scribewire``.
+- ``assemblyai-baseline``: the way the official SDK's async client does it (assemblyai
+  1.8, ``assemblyai/streaming/v3/async_client.py``, ``AsyncRealTimeTranscriber``):
+  ``websockets`` connect with the key in ``Authorization``, then per stream the
+  caller's task puts each 100 ms chunk on an ``asyncio.Queue`` (``stream(chunk)``) and
+  sleeps 0.1 s, the SDK's write task takes it (``wait_for(queue.get(), timeout=1)``)
+  and ``await ws.send(chunk)``, and its read task reads; written here with the same
+  structure (the SDK's transcriber itself waits for a ``Begin`` the sink never sends).
+- ``assemblyai-floor``: the floor above with a pre-built binary frame of the same 3,200
+  audio bytes instead of an AudioEvent.
+
 Every kind starts stream ``i`` of N at ``i / N`` of a chunk period (the same phases).
 The drivers run on the stock asyncio event loop; ``--loop uvloop`` runs them on
 uvloop instead (``scribewire.clients.run`` uses it when installed).
 
 Run directly: ``python bench/client_load.py [--streams 1000 5000] [--window 5]
-[--kind scribewire scribewire-py floor baseline]``.
+[--kind scribewire scribewire-py floor baseline assemblyai assemblyai-floor
+assemblyai-baseline]``.
 """
 
 from __future__ import annotations
@@ -77,9 +93,14 @@ SAMPLE_RATE = 16_000
 REPLAY_NBYTES = SAMPLE_RATE * 2 * 10
 CHUNK_NBYTES = int(SAMPLE_RATE * CHUNK_SECONDS) * 2  # 3,200 B of 16-bit mono PCM
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
-KINDS = ("scribewire", "scribewire-py", "floor", "baseline", "scribewire-idle")
+KINDS = (
+    "scribewire", "scribewire-py", "floor", "baseline", "scribewire-idle",
+    "assemblyai", "assemblyai-floor", "assemblyai-baseline",
+)
+#: the kinds of the AssemblyAI group (binary 3,200-byte audio messages, assemblyai.md §3.1)
+ASSEMBLYAI_KINDS = ("assemblyai", "assemblyai-floor", "assemblyai-baseline")
 #: the kinds a plain run measures (``scribewire-idle`` only on request, or with --idle)
-DEFAULT_KINDS = ("scribewire", "scribewire-py", "floor", "baseline")
+DEFAULT_KINDS = ("scribewire", "scribewire-py", "floor", "baseline", *ASSEMBLYAI_KINDS)
 TICK_SECONDS = 0.005  # the pacing wheel's slot (transport.pacing.DEFAULT_RESOLUTION)
 FLOOR_TICK_SECONDS = 0.005  # the floor's one timer period
 NO_EXTENSIONS_ENV = "SCRIBEWIRE_NO_EXTENSIONS"
@@ -382,11 +403,15 @@ def _raw_socket(transport: asyncio.BaseTransport, owned: list[socket.socket]) ->
     return dup
 
 
-async def _floor(port: int, streams: int, stagger: bool = True) -> Driver:
-    """The floor (see the module docstring): a raw ``send`` per due stream from one timer."""
+async def _floor(
+    port: int, streams: int, stagger: bool = True, frame: bytes | None = None
+) -> Driver:
+    """The floor (see the module docstring): a raw ``send`` per due stream from one timer;
+    ``frame`` is the message sent (default: an AudioEvent of ``CHUNK_NBYTES``)."""
     from scribewire.wsframe import ClientFramer
 
-    (frame,) = ClientFramer().audio_event_frames(bytes(CHUNK_NBYTES), CHUNK_NBYTES)
+    if frame is None:
+        (frame,) = ClientFramer().audio_event_frames(bytes(CHUNK_NBYTES), CHUNK_NBYTES)
     loop = asyncio.get_running_loop()
     transports: list[asyncio.BaseTransport] = []
     dups: list[socket.socket] = []
@@ -443,19 +468,127 @@ async def _floor(port: int, streams: int, stagger: bool = True) -> Driver:
     return sample, stop
 
 
+BENCH_API_KEY = "bench-assemblyai-key-not-used"  # the sink never checks it
+
+
+async def _assemblyai(port: int, streams: int, stagger: bool = True) -> Driver:
+    """``AssemblyAIClient`` streams on the native twins, fed like ``_scribewire``."""
+    from scribewire import wsframe
+    from scribewire.assemblyai import StreamingParams
+    from scribewire.clients import AssemblyAIClient
+    from scribewire.transport import pacing as _pacing
+
+    loaded = {"pacing": _pacing.IMPLEMENTATION, "wsframe": wsframe.IMPLEMENTATION}
+    if set(loaded.values()) != {"c"}:
+        raise RuntimeError(f"expected the native twins, this interpreter loaded {loaded}")
+    client = AssemblyAIClient(
+        endpoint=f"ws://127.0.0.1:{port}",
+        api_key=BENCH_API_KEY,
+        keepalive_after=None,
+        max_replay_nbytes=REPLAY_NBYTES,
+        chunk_duration=CHUNK_SECONDS,
+    )
+    params = StreamingParams(sample_rate=SAMPLE_RATE)
+    audio = bytes(CHUNK_NBYTES * 600)
+    contexts = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def feed(stream: Any, phase: float) -> None:
+        await asyncio.sleep(phase)
+        while True:
+            await stream.send(audio)
+
+    for _ in range(streams):
+        cm = client.stream(params)
+        stream = await cm.__aenter__()
+        contexts.append(stream)
+    for i, stream in enumerate(contexts):
+        tasks.append(asyncio.create_task(feed(stream, _phase(i, streams, stagger))))
+
+    async def stop() -> None:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for stream in contexts:
+            await stream.aclose()
+
+    return (lambda: client.messages_sent), stop
+
+
+async def _assemblyai_baseline(port: int, streams: int, stagger: bool = True) -> Driver:
+    """The official SDK's async client's structure (see the module docstring)."""
+    from websockets.asyncio.client import connect
+
+    audio = bytes(CHUNK_NBYTES)
+    counter = [0]
+    url = f"ws://127.0.0.1:{port}/v3/ws?sample_rate={SAMPLE_RATE}&encoding=pcm_s16le"
+    headers = {"Authorization": BENCH_API_KEY}
+    sockets = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def caller(queue: asyncio.Queue[bytes], phase: float) -> None:
+        await asyncio.sleep(phase)
+        while True:
+            await queue.put(audio)  # AsyncRealTimeTranscriber.stream(chunk)
+            await asyncio.sleep(CHUNK_SECONDS)
+
+    async def write_loop(ws: Any, queue: asyncio.Queue[bytes]) -> None:
+        while True:
+            try:
+                data = await asyncio.wait_for(queue.get(), timeout=1)
+            except asyncio.TimeoutError:
+                continue
+            await ws.send(data)
+            counter[0] += 1
+
+    async def read_loop(ws: Any) -> None:
+        async for _ in ws:
+            pass
+
+    for _ in range(streams):
+        ws = await connect(url, additional_headers=headers, compression=None,
+                           ping_interval=None, ping_timeout=None)
+        sockets.append(ws)
+    for i, ws in enumerate(sockets):
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        tasks.append(asyncio.create_task(caller(queue, _phase(i, streams, stagger))))
+        tasks.append(asyncio.create_task(write_loop(ws, queue)))
+        tasks.append(asyncio.create_task(read_loop(ws)))
+
+    async def stop() -> None:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for ws in sockets:
+            ws.transport.abort()
+
+    return (lambda: counter[0]), stop
+
+
+async def _assemblyai_floor(port: int, streams: int, stagger: bool = True) -> Driver:
+    """The floor with one pre-built binary frame of ``CHUNK_NBYTES`` audio bytes."""
+    from scribewire.wsframe import ClientFramer
+
+    return await _floor(port, streams, stagger, ClientFramer().binary_frame(bytes(CHUNK_NBYTES)))
+
+
 _DRIVERS: dict[str, Callable[[int, int, bool], Awaitable[Driver]]] = {
     "scribewire": _scribewire,
     "scribewire-py": _scribewire_py,
     "floor": _floor,
     "baseline": _baseline,
     "scribewire-idle": _scribewire_idle,
+    "assemblyai": _assemblyai,
+    "assemblyai-floor": _assemblyai_floor,
+    "assemblyai-baseline": _assemblyai_baseline,
 }
 
 
 def _runs_here(kind: str) -> bool:
     """Whether this interpreter's environment selects the twins ``kind`` measures."""
     pure = bool(os.environ.get(NO_EXTENSIONS_ENV))
-    return pure if kind == "scribewire-py" else kind != "scribewire" or not pure
+    native = kind in ("scribewire", "assemblyai")
+    return pure if kind == "scribewire-py" else not native or not pure
 
 
 async def _measure(
@@ -594,7 +727,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps(asdict(r)), flush=True)
             else:
-                print(f"{r.kind:>13} N={r.streams:>5} {r.loop}: {r.cpu_us_per_message:7.2f} us CPU/message, "
+                print(f"{r.kind:>19} N={r.streams:>5} {r.loop}: {r.cpu_us_per_message:7.2f} us CPU/message, "
                       f"{r.streams_per_core:>6.0f} streams/core, achieved {r.achieved_rate:.0%} "
                       f"of real time, RSS {r.rss_mb} MB ({r.rss_kib_per_stream:.0f} KiB/stream), "
                       f"late p50/p99/max {r.late_ms_p50}/{r.late_ms_p99}/{r.late_ms_max} ms",
