@@ -24,6 +24,11 @@ The design is ``scaleout.md`` §4; the key layout is :mod:`scribewire.pool.keys`
   first claim resets the idle time, so one reaper wins each call). A worker never renews
   ownership by claiming its own entries, so a paused worker that resumes does not steal
   its calls back: its next publish is fenced and it drops those calls (§7).
+- **Continuity.** Worker streams send no keepalive silence (stream time is call time);
+  the audio before the newest entry at take time is late and leaves at the catch-up
+  pace (:meth:`Stream.catch_up`); an entry that does not start where the previous one
+  ended was trimmed by a newer owner (fenced) or is a hole in the source (an error
+  log, silence sent).
 - **Drain** (SIGTERM, :meth:`Worker.drain`): stop taking calls, end every stream (the
   service finishes what it was sent, those finals are published), delete the liveness key:
   the other workers' reapers take the calls at once and replay only what is after the
