@@ -23,11 +23,24 @@ from pipecat.workers.runner import WorkerRunner  # PipelineRunner before 1.3
 
 class AudioSource(FrameProcessor):
     """After the StartFrame, pushes ``pcm`` (int16 mono) as 20 ms InputAudioRawFrames,
-    ``speed`` times real time; ``done`` is set after the last."""
+    ``speed`` times real time; ``done`` is set after the last. ``inject`` maps a byte
+    offset of ``pcm`` to a frame pushed in-band just before the audio at that offset (a
+    deterministic point in the audio, not a moment of the wall clock)."""
 
-    def __init__(self, pcm: bytes, sample_rate: int, *, speed: float = 4.0) -> None:
+    def __init__(
+        self,
+        pcm: bytes,
+        sample_rate: int,
+        *,
+        speed: float = 4.0,
+        inject: dict[int, Frame] | None = None,
+    ) -> None:
         super().__init__()
         self.pcm, self.rate, self.speed = pcm, sample_rate, speed
+        self.inject = dict(inject or {})
+        step = self.rate * 2 // 50
+        if any(offset % step for offset in self.inject):
+            raise ValueError(f"inject offsets must fall on 20 ms boundaries ({step} bytes)")
         self.done = asyncio.Event()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -39,6 +52,8 @@ class AudioSource(FrameProcessor):
     async def _emit(self) -> None:
         step = self.rate * 2 // 50  # 20 ms
         for i in range(0, len(self.pcm), step):
+            if i in self.inject:
+                await self.push_frame(self.inject.pop(i))
             chunk = self.pcm[i : i + step]
             await self.push_frame(
                 InputAudioRawFrame(audio=chunk, sample_rate=self.rate, num_channels=1)
@@ -73,10 +88,16 @@ class Collector(FrameProcessor):
 
 
 async def run_pipeline(
-    stt: Any, pcm: bytes, sample_rate: int, *, tail: float = 1.0, speed: float = 4.0
+    stt: Any,
+    pcm: bytes,
+    sample_rate: int,
+    *,
+    tail: float = 1.0,
+    speed: float = 4.0,
+    inject: dict[int, Frame] | None = None,
 ) -> tuple[Collector, list[ErrorFrame]]:
     """Run source -> stt -> collector until the clip is sent, ``tail`` s more, then EndFrame."""
-    source = AudioSource(pcm, sample_rate, speed=speed)
+    source = AudioSource(pcm, sample_rate, speed=speed, inject=inject)
     collector = Collector()
     task = PipelineWorker(
         Pipeline([source, stt, collector]),
