@@ -378,6 +378,28 @@ def test_writer_one_frame_per_step_and_no_burst_after_a_stall(mod: ModuleType) -
     assert w._counter.value == 20 and w not in wheel  # no keepalive: it left the wheel
 
 
+def test_unpaced_writer_keepalive_is_one_chunk_per_period_not_a_flood(mod: ModuleType) -> None:
+    """Speed inf (step 0): an idle stream gets one chunk of silence per keepalive period;
+    it used to queue silence and recurse at no pace until the stack ran out."""
+    loop, wheel = on_fake_loop(mod)
+
+    def queue_silence(self: Any) -> None:
+        self._queue_frames([b"S"])
+
+    w, transport = writer_on(mod, loop, _queue_silence=queue_silence)
+    w._step = 0.0
+    w._max_lag = 0.0
+    w._keepalive_after = 2.0
+    w._idle_since = None
+    w._queue_frames([b"A", b"B"])
+    wheel.schedule(w, w._next_due)
+    loop.advance(0.05)
+    assert [f for _, f in transport.writes] == [b"A", b"B"]
+    loop.advance(7.0)  # idle from ~0: silence at ~2, ~4, ~6
+    assert [f for _, f in transport.writes] == [b"A", b"B", b"S", b"S", b"S"]
+    assert w in wheel
+
+
 def test_writer_hooks_keepalive_end_space_and_not_writable(mod: ModuleType) -> None:
     calls: list[tuple[str, float]] = []
     loop, wheel = on_fake_loop(mod)

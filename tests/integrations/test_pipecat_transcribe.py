@@ -120,7 +120,6 @@ def test_link_cut_mid_utterance_keeps_the_words_after_the_cut(shared_dir: Path) 
     # the contrast (not asserted as their bug): what pipecat's own service ended with
     print("scribewire:", text_of(mine.finals))
     print("pipecat AWSTranscribeSTTService:", text_of(theirs.finals), "errors:", len(their_errors))
-    assert text_of(theirs.finals) != reference or their_errors
 
 
 def test_settings_update_moves_to_a_new_stream_without_losing_audio(shared_dir: Path) -> None:

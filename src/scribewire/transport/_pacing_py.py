@@ -535,4 +535,8 @@ class PacedWriter(Pacer):
         self._queue_silence()  # the caller's audio paused: silence at the normal pace
         if self._head == len(self._queue):
             return _NAN
+        if self._step <= 0.0:
+            # unpaced (speed inf): no pace to keep, so one chunk per keepalive period
+            # (a flood of silence at no pace would never return to the loop)
+            self._idle_since = now
         return self._pace(now)
