@@ -18,7 +18,9 @@
     │   │   └── DuplicateHeader            the same name twice in one message
     │   ├── UnexpectedMessage              valid frame, wrong :message-type / :event-type / state
     │   ├── InvalidEventPayload            an event's JSON does not match its schema
-    │   └── WebSocketProtocolError         a WebSocket frame breaks RFC 6455 (its close code)
+    │   ├── WebSocketProtocolError         a WebSocket frame breaks RFC 6455 (its close code)
+    │   └── MediaStreamError               a media platform's message breaks its protocol
+    │                                      (Twilio Media Streams, AudioHook, generic: ingest/)
     ├── ServiceError                       the service answered with an exception or error message
     │                                      (each provider's own subclasses: transcribe.errors,
     │                                      assemblyai.errors)
@@ -35,6 +37,7 @@
     ├── AudioFormatError (ValueError)      audio bytes or arrays of the wrong shape, size or dtype
     │   └── AudioTypeError (TypeError)     an audio argument of the wrong type
     ├── AudioFileError                     a file that cannot be opened or decoded (names the file)
+    ├── CallRefused                        the front door refused a call or its audio (reason)
     └── RecognizerError                    a recognizer in a worker process failed (local service)
         └── RecognizerCrashed              its worker process died: the streams it served lost
                                            their recognizer state (others carry on)
@@ -60,6 +63,7 @@ __all__ = [
     "AudioFormatError",
     "AudioTypeError",
     "AuthenticationError",
+    "CallRefused",
     "ChecksumMismatch",
     "ConnectionClosed",
     "CredentialsError",
@@ -74,6 +78,7 @@ __all__ = [
     "InvalidHeaderValue",
     "InvalidLength",
     "MessageChecksumMismatch",
+    "MediaStreamError",
     "MessageTooLarge",
     "NotOpenError",
     "ParameterError",
@@ -214,6 +219,23 @@ class WebSocketProtocolError(ProtocolError):
     """
 
     def __init__(self, message: str, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+        self.remote = True
+
+
+class MediaStreamError(ProtocolError):
+    """A message from a media platform (Twilio Media Streams, Genesys AudioHook, a
+    generic binary WebSocket) breaks that protocol: not JSON, a missing or ill-typed
+    field, a message not allowed in the session's state, audio of the wrong size.
+
+    Attributes:
+        close_code: the WebSocket close code the front door closes with (RFC 6455
+            §7.4.1): 1003 (a data type the protocol does not take there), 1007 (data not
+            matching its declared type), 1008 (a policy: the rule the message broke).
+    """
+
+    def __init__(self, message: str, close_code: int = 1008) -> None:
         super().__init__(message)
         self.close_code = close_code
         self.remote = True
@@ -361,6 +383,25 @@ class AudioFileError(ScribewireError):
 
 def _audio_file_error(message: str, path: str | None) -> AudioFileError:
     return AudioFileError(message, path=path)
+
+
+class CallRefused(ScribewireError):
+    """The front door (``scribewire.ingest``) refused a new call or the rest of one.
+
+    Attributes:
+        reason: a short fixed word: ``"capacity"`` (the fleet's free capacity is below
+            the front door's floor), ``"oom"`` (Redis is out of memory under
+            ``maxmemory-policy noeviction``: its ``OOM`` reply to ``XADD``),
+            ``"duplicate"`` (a call of that id is already open), ``"redis"`` (Redis is
+            unreachable or answered an error).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (CallRefused, (self.reason, str(self)))
 
 
 class RecognizerError(ScribewireError):

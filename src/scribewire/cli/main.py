@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "transcripts", help="print or follow the finals of calls in Redis", add_help=False
     )
+    sub.add_parser(
+        "ingest",
+        help="the media front door: Twilio, AudioHook, generic WebSockets into Redis",
+        add_help=False,
+    )
     t = sub.add_parser(
         "transcribe",
         help="transcribe audio files",
@@ -696,6 +701,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .worker import transcripts_main, worker_main
 
         return (worker_main if args[0] == "worker" else transcripts_main)(args[1:])
+    if args and args[0] == "ingest":
+        from .ingest import ingest_main
+
+        return ingest_main(args[1:])
     parser = build_parser()
     parser.parse_args(args)  # --version, --help, or an error
     parser.print_help(sys.stderr)

@@ -1,0 +1,127 @@
+"""``scribewire ingest``: the media front door from a shell.
+
+It listens for the WebSockets contact-center platforms open (``/twilio``: Twilio Media
+Streams, ``/audiohook``: Genesys Cloud AudioHook, ``/ws``: a generic binary WebSocket such
+as FreeSWITCH ``mod_audio_fork``), writes each call's audio to the fleet's Redis for the
+workers, and answers the platforms' protocols. No speech-to-text, no cloud credentials.
+SIGTERM (or Ctrl-C) stops it: AudioHook sessions are asked to reconnect (to another front
+door), the other calls' sockets are closed and their calls ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+
+from ..errors import ScribewireError
+from ..redact import install_log_redaction
+from .worker import _redis_arg, _safe_url
+
+__all__ = ["build_ingest_parser", "ingest_main"]
+
+
+def build_ingest_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``scribewire ingest``."""
+    from ..ingest.limits import DEFAULT_ENTRY_MS
+
+    p = argparse.ArgumentParser(
+        prog="scribewire ingest",
+        description="Terminate Twilio Media Streams, Genesys AudioHook and generic media "
+        "WebSockets; write each call's audio to Redis Streams for the workers.",
+    )
+    _redis_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (8080; 0: a free one)")
+    p.add_argument(
+        "--entry-ms", type=int, default=DEFAULT_ENTRY_MS, help="audio per Redis entry, ms (200)"
+    )
+    p.add_argument(
+        "--min-free-capacity",
+        type=int,
+        default=1,
+        help="refuse new calls while the workers' free capacity is below this (1; 0: never)",
+    )
+    p.add_argument("--language", default="en-US", help="language of Twilio calls (en-US)")
+    p.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    m = p.add_argument_group("metrics")
+    m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    m.add_argument("--metrics-host", default="127.0.0.1", help="their address (127.0.0.1)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
+    return p
+
+
+def ingest_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``scribewire ingest``; returns the exit status."""
+    args = build_ingest_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(message)s")
+    install_log_redaction(handlers=logging.getLogger().handlers)
+    try:
+        from ..ingest import IngestServer
+    except ImportError as exc:
+        sys.stderr.write(
+            f"scribewire ingest: needs redis-py: pip install 'scribewire[pool]' ({exc})\n"
+        )
+        return 2
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            sys.stderr.write(f"scribewire ingest: error: the TLS certificate: {exc}\n")
+            return 2
+    observer = None
+    try:
+        if args.metrics_port is not None:
+            from ..metrics import PrometheusObserver
+
+            observer = PrometheusObserver()
+            port = observer.serve(args.metrics_port, args.metrics_host)
+            print(f"metrics on http://{args.metrics_host}:{port}/metrics", flush=True)
+        door = IngestServer(
+            args.redis,
+            host=args.host,
+            port=args.port,
+            entry_ms=args.entry_ms,
+            min_free_capacity=args.min_free_capacity,
+            language=args.language,
+            ssl=context,
+            observer=observer,
+        )
+    except ScribewireError as exc:
+        sys.stderr.write(f"scribewire ingest: error: {exc}\n")
+        return 2
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await door.start()
+        scheme = "wss" if context else "ws"
+        print(
+            f"ingest on {scheme}://{args.host}:{door.port} (/twilio, /audiohook, /ws) -> "
+            f"{_safe_url(args.redis)}",
+            flush=True,
+        )
+        await stop.wait()
+        await door.close()
+
+    try:
+        asyncio.run(main())
+    except (ScribewireError, OSError) as exc:
+        sys.stderr.write(f"scribewire ingest: error: {exc}\n")
+        return 1
+    except Exception as exc:  # redis-py's errors: one line, not a traceback
+        if type(exc).__module__.startswith("redis"):
+            sys.stderr.write(f"scribewire ingest: Redis: {exc}\n")
+            return 1
+        raise
+    return 0

@@ -1,0 +1,378 @@
+"""The front door (``scribewire ingest``) with real parts: a redis-server, platform
+simulators written from the protocol references (tests/_media_sims.py), and, end to end,
+``scribewire ingest`` and three ``scribewire worker`` processes transcribing the calls
+against the local service (digest recognizer), one worker killed with SIGKILL mid-run.
+
+Refusals are the platform's own: capacity and Redis out of memory (``maxmemory-policy
+noeviction``) become AudioHook ``disconnect`` and a Twilio / generic close with 1013;
+nothing the front door accepted is missing from Redis. Waits are bounded; nothing
+asserts wall-clock timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("redis")
+from _media_sims import audiohook_call, generic_call, twilio_call  # noqa: E402
+from _pool_harness import (  # noqa: E402
+    RedisServer,
+    Service,
+    check_call,
+    free_port,
+    keys,
+    spawn_worker,
+    wait_until,
+)
+
+from scribewire.audio import open_audio, ulaw_decode, ulaw_encode  # noqa: E402
+from scribewire.ingest import IngestServer  # noqa: E402
+
+RATE = 8000
+CLIPS = ["arctic_aew_a0001.wav", "arctic_axb_a0004.wav", "asterisk_vm-options.wav"]
+
+
+def clip(shared: Path, name: str, most: float = 8.0) -> bytes:
+    with open_audio(shared / "audio" / name) as src:
+        pcm = src.read(sample_rate=RATE, channels=1)
+    n = min(len(pcm), int(most * RATE) * 2) // 320 * 320  # whole 20 ms
+    return pcm[:n]
+
+
+def through_mulaw(pcm: bytes) -> bytes:
+    return ulaw_decode(ulaw_encode(pcm))
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+def audio_in_redis(r: Any, call_id: str) -> tuple[list[tuple[int, int]], bytes, bool]:
+    """The call's audio entries: their IDs, the bytes in order, and the end marker."""
+    entries = r.xrange(keys(call_id)["audio"])
+    ids = [tuple(int(x) for x in eid.split(b"-")) for eid, _ in entries]
+    data = b"".join(f.get(b"pcm", b"") for _, f in entries)
+    return ids, data, bool(entries) and entries[-1][1].get(b"end") == b"1"
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_calls_from_three_platforms_through_ingest_and_three_workers_one_killed(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    r = redis_server.client()
+    svc = Service()
+    log = tmp_path / "fleet.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    port, metrics = free_port(), free_port()
+    pcms = [clip(shared_dir, c) for c in CLIPS]
+    calls = {  # call id -> (platform, the int16 the service must have heard)
+        "CA-twilio-0": ("twilio", through_mulaw(pcms[0])),
+        "CA-twilio-1": ("twilio", through_mulaw(pcms[1])),
+        "conv-ah-pcmu": ("audiohook-pcmu", through_mulaw(pcms[2])),
+        "conv-ah-l16": ("audiohook-l16", pcms[0]),
+        "generic-0": ("generic", pcms[1]),
+    }
+    try:
+        for i in range(3):
+            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", log=log))
+        wait_until(lambda: r.hlen("sw:cap") == 3, 30, "three workers publishing capacity")
+        with open(log, "ab") as out:
+            door = subprocess.Popen(
+                [sys.executable, "-m", "scribewire.cli.main", "ingest", "--redis",
+                 redis_server.url, "--port", str(port), "--metrics-port", str(metrics), "-v"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        procs.append(door)
+        wait_until(lambda: b"ingest on ws://" in log.read_bytes(), 30, "the front door")
+        base = f"ws://127.0.0.1:{port}"
+
+        async def platforms() -> list[Any]:
+            return await asyncio.gather(
+                twilio_call(f"{base}/twilio", "CA-twilio-0", {"inbound": pcms[0]}),
+                twilio_call(f"{base}/twilio", "CA-twilio-1", {"inbound": pcms[1]}),
+                audiohook_call(f"{base}/audiohook", "conv-ah-pcmu", pcms[2]),
+                audiohook_call(f"{base}/audiohook", "conv-ah-l16", pcms[0], fmt="L16"),
+                generic_call(f"{base}/ws", "generic-0", pcms[1]),
+                kill_one_worker(),
+            )
+
+        async def kill_one_worker() -> None:
+            # once finals are being published, SIGKILL the worker owning the most calls
+            for _ in range(400):
+                if sum(r.xlen(keys(c)["transcript"]) for c in calls) >= 3:
+                    break
+                await asyncio.sleep(0.02)
+            owners = [r.hget(keys(c)["ledger"], "owner") for c in calls]
+            victim = max({o for o in owners if o}, key=owners.count).decode()
+            procs[int(victim[1:])].send_signal(signal.SIGKILL)
+
+        outcomes = run(platforms())[:-1]
+        wait_until(
+            lambda: all(r.hget(keys(c)["ledger"], "done") == b"1" for c in calls),
+            90,
+            "every call finished",
+        )
+        wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
+        stats = svc.stats()
+        results = {c: check_call(r, c, pcm, RATE, stats) for c, (_, pcm) in calls.items()}
+        scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10).read()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        svc.stop()
+        r.close()
+    for o in outcomes:
+        assert o.close_code == 1000, (o.close_code, o.close_reason)
+    ah = outcomes[2]
+    assert ah.types()[0] == "opened" and "pong" in ah.types() and ah.types()[-1] == "closed"
+    assert any(len(res["epochs"]) > 1 for res in results.values()), results  # a takeover
+    ledger = {k.decode(): v.decode() for k, v in r_hgetall(redis_server, "CA-twilio-0").items()}
+    assert ledger["meta:source"] == "twilio" and ledger["meta:param:queue"] == "billing"
+    assert ledger["encoding"] == "mulaw" and ledger["channels"] == "1"
+    text = scrape.decode()
+    for proto in ("twilio", "audiohook", "websocket"):
+        assert f'scribewire_frontdoor_frames_total{{protocol="{proto}"}}' in text, text[-2000:]
+
+
+def r_hgetall(server: RedisServer, call_id: str) -> dict[bytes, bytes]:
+    c = server.client()
+    try:
+        return c.hgetall(keys(call_id)["ledger"])
+    finally:
+        c.close()
+
+
+# ----------------------------------------------------------------------------- in process
+
+
+async def serving(server: RedisServer, **kw: Any) -> IngestServer:
+    door = IngestServer(server.url, **kw)
+    await door.start()
+    return door
+
+
+def test_stereo_twilio_and_audiohook_are_interleaved_in_redis(
+    shared_dir: Path, redis_server: RedisServer
+) -> None:
+    r = redis_server.client()
+    a, b = clip(shared_dir, CLIPS[0], 3.0), clip(shared_dir, CLIPS[1], 3.0)
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    from scribewire.audio import interleave
+
+    stereo16 = bytes(interleave([a, b]))
+
+    async def main() -> list[Any]:
+        door = await serving(redis_server, min_free_capacity=0)
+        base = f"ws://127.0.0.1:{door.port}"
+        try:
+            return await asyncio.gather(
+                twilio_call(f"{base}/twilio", "CA-stereo", {"inbound": a, "outbound": b}, speed=50),
+                audiohook_call(
+                    f"{base}/audiohook",
+                    "conv-stereo",
+                    stereo16,
+                    channels=("external", "internal"),
+                    speed=50,
+                ),
+                audiohook_call(  # offered mono and stereo: the front door takes stereo
+                    f"{base}/audiohook",
+                    "conv-choice",
+                    stereo16,
+                    offer_stereo_too=True,
+                    channels=("external",),
+                    speed=50,
+                ),
+            )
+        finally:
+            await door.close()
+
+    tw, ah, choice = run(main())
+    assert tw.close_code == ah.close_code == 1000
+    expected = bytes(interleave([ulaw_encode(a), ulaw_encode(b)], sample_width=1))
+    for call in ("CA-stereo", "conv-stereo"):
+        ids, data, end = audio_in_redis(r, call)
+        assert end and data == expected, call
+        assert ids == sorted(set(ids))  # IDs strictly increasing
+        assert all(ms2 - ms1 >= 200 for (ms1, _), (ms2, _) in zip(ids[:-2], ids[1:-1], strict=True))
+        assert r.hget(keys(call)["ledger"], "channels") == b"2"
+    assert choice.received[0]["parameters"]["media"][0]["channels"] == ["external", "internal"]
+    r.close()
+
+
+def test_audiohook_discarded_audio_moves_the_position_on(
+    shared_dir: Path, redis_server: RedisServer
+) -> None:
+    r = redis_server.client()
+    pcm = clip(shared_dir, CLIPS[0], 4.0)
+
+    async def main() -> Any:
+        door = await serving(redis_server, min_free_capacity=0)
+        try:
+            return await audiohook_call(
+                f"ws://127.0.0.1:{door.port}/audiohook", "conv-gap", pcm, speed=50, discard_ms=700
+            )
+        finally:
+            await door.close()
+
+    out = run(main())
+    assert out.types()[-1] == "closed"
+    ids, data, end = audio_in_redis(r, "conv-gap")
+    assert end and data == ulaw_encode(pcm)  # every byte sent, in order
+    assert ids[-1][0] == len(pcm) // 16 + 700  # the call's clock moved on by the discard
+    r.close()
+
+
+def test_capacity_refuses_new_calls_in_each_platforms_own_way(
+    shared_dir: Path, redis_server: RedisServer
+) -> None:
+    r = redis_server.client()
+    pcm = clip(shared_dir, CLIPS[0], 1.0)
+
+    async def main() -> tuple[Any, ...]:
+        door = await serving(redis_server, min_free_capacity=2)
+        base = f"ws://127.0.0.1:{door.port}"
+        try:
+            r.hset("sw:cap", mapping={"w1": "1 10"})  # one free place: below the floor
+            refused = await asyncio.gather(
+                twilio_call(f"{base}/twilio", "CA-full", {"inbound": pcm}, speed=20),
+                audiohook_call(f"{base}/audiohook", "conv-full", pcm, speed=20),
+                generic_call(f"{base}/ws", "gen-full", pcm, speed=20),
+            )
+            r.hset("sw:cap", mapping={"w2": "4 10"})
+            accepted = await twilio_call(f"{base}/twilio", "CA-ok", {"inbound": pcm}, speed=50)
+            return (*refused, accepted, dict(door.refused))
+        finally:
+            await door.close()
+
+    tw, ah, gen, ok, counts = run(main())
+    assert tw.close_code == 1013 and gen.close_code == 1013
+    assert ah.types() == ["disconnect", "closed"], ah.received  # no opened for a refusal
+    assert ah.received[0]["parameters"]["reason"] == "error"
+    assert "capacity" in ah.received[0]["parameters"]["info"]
+    assert counts == {"capacity": 3}
+    for call in ("CA-full", "conv-full", "gen-full"):
+        assert not r.exists(keys(call)["ledger"])  # nothing started for a refused call
+    assert ok.close_code == 1000 and audio_in_redis(r, "CA-ok")[2]
+    r.close()
+
+
+def test_redis_out_of_memory_is_the_platforms_refusal_and_nothing_accepted_is_lost(
+    shared_dir: Path, redis_server: RedisServer
+) -> None:
+    r = redis_server.client()
+    pcm = clip(shared_dir, CLIPS[2], 12.0) * 40  # ~3.8 MB of μ-law per call: more than fits
+
+    async def main() -> tuple[Any, ...]:
+        door = await serving(redis_server, min_free_capacity=0)
+        base = f"ws://127.0.0.1:{door.port}"
+        try:
+            used = int(r.info("memory")["used_memory"])
+            r.config_set("maxmemory", used + 2_000_000)
+            return (
+                *await asyncio.gather(
+                    audiohook_call(f"{base}/audiohook", "conv-oom", pcm, speed=4000, frame_ms=200),
+                    twilio_call(f"{base}/twilio", "CA-oom", {"inbound": pcm}, speed=4000),
+                ),
+                dict(door.refused),
+            )
+        finally:
+            await door.close()
+            r.config_set("maxmemory", 0)
+
+    ah, tw, counts = run(main())
+    assert ah.types()[0] == "opened" and ah.types()[-2:] == ["disconnect", "closed"], ah.types()
+    assert "oom" in ah.received[-2]["parameters"]["info"]
+    assert tw.close_code == 1013, (tw.close_code, tw.close_reason)
+    assert counts.get("oom", 0) >= 1
+    for call, sent in (("conv-oom", ulaw_encode(pcm)), ("CA-oom", ulaw_encode(pcm))):
+        _, data, _ = audio_in_redis(r, call)
+        # what Redis holds is exactly the start of what was sent: no hole, nothing reordered
+        assert sent.startswith(data), call
+    r.close()
+
+
+def test_protocol_errors_slow_peers_and_unknown_paths_are_closed_with_a_reason(
+    redis_server: RedisServer,
+) -> None:
+    import websockets
+
+    async def main() -> list[tuple[int | None, str]]:
+        door = await serving(redis_server, min_free_capacity=0, start_timeout=0.3)
+        base = f"ws://127.0.0.1:{door.port}"
+        out = []
+        try:
+            cases: list[tuple[str, list[Any]]] = [
+                ("/twilio", ["not json"]),
+                ("/twilio", [json.dumps({"event": "media", "media": {"payload": "AAAA"}})]),
+                ("/twilio", [b"\x00\x01"]),
+                ("/audiohook", [json.dumps({"version": "1", "type": "open", "seq": 1})]),
+                ("/ws", [json.dumps({"call_id": "x", "sample_rate": 11025})]),
+                ("/ws", [json.dumps({"call_id": "y", "sample_rate": 8000}), b"\x00\x01\x02"]),
+                ("/nowhere", []),
+                ("/twilio", []),  # connects and says nothing: the start timeout
+            ]
+            for path, messages in cases:
+                async with websockets.connect(base + path) as ws:
+                    try:
+                        for m in messages:
+                            await ws.send(m)
+                        await asyncio.wait_for(ws.wait_closed(), 10)
+                    except websockets.ConnectionClosed:
+                        pass
+                    out.append((ws.close_code, ws.close_reason or ""))
+        finally:
+            await door.close()
+        return out
+
+    got = run(main())
+    codes = [c for c, _ in got]
+    assert codes == [1007, 1008, 1003, 1008, 1008, 1007, 1008, 1008], got
+    assert "mediaFormat" not in got[0][1] and "before start" in got[1][1]
+    assert "unknown path" in got[6][1] and "no call started" in got[7][1]
+
+
+def test_closing_the_front_door_asks_audiohook_to_reconnect(
+    shared_dir: Path, redis_server: RedisServer
+) -> None:
+    pcm = clip(shared_dir, CLIPS[0], 6.0)
+
+    async def main() -> Any:
+        door = await serving(redis_server, min_free_capacity=0)
+        call = asyncio.ensure_future(
+            audiohook_call(f"ws://127.0.0.1:{door.port}/audiohook", "conv-move", pcm, speed=2)
+        )
+        for _ in range(500):
+            if "conv-move" in door.calls:
+                break
+            await asyncio.sleep(0.01)
+        await door.close(drain=5.0)
+        return await call
+
+    out = run(main())
+    assert "reconnect" in out.types(), out.types()
