@@ -27,14 +27,19 @@ from scribewire.server import LocalTranscribeService  # noqa: E402
 from scribewire.transcribe.events import Result  # noqa: E402
 
 
-def ours(svc: LocalTranscribeService, port: int | None = None, **kw: Any) -> TranscribeSTTService:
+def ours(
+    svc: LocalTranscribeService,
+    port: int | None = None,
+    client_options: dict[str, Any] | None = None,
+    **kw: Any,
+) -> TranscribeSTTService:
     c = svc.credentials
     return TranscribeSTTService(
         aws_access_key_id=c.access_key_id,
         api_key=c.secret_access_key,
         region=svc.region,
         endpoint=f"ws://127.0.0.1:{port or svc.port}",
-        client_options={"speed": math.inf},
+        client_options={"speed": math.inf, **(client_options or {})},
         **kw,
     )
 
@@ -134,7 +139,8 @@ def test_settings_update_moves_to_a_new_stream_without_losing_audio(shared_dir: 
 
     async def main() -> Any:
         async with LocalTranscribeService(recognizer="pocketsphinx") as svc:
-            stt = ours(svc)
+            # no keepalive: a source stalled by CPU load must not add silence to the count
+            stt = ours(svc, client_options={"keepalive_after": None})
             collected, errors = await run_pipeline(
                 stt, pcm + pcm, 16000, speed=2.0, tail=1.5, inject={len(pcm): update}
             )
