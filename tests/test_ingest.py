@@ -376,3 +376,60 @@ def test_closing_the_front_door_asks_audiohook_to_reconnect(
 
     out = run(main())
     assert "reconnect" in out.types(), out.types()
+
+
+def test_an_audiohook_session_continued_after_reconnect_appends_to_the_same_call(
+    redis_server: RedisServer,
+) -> None:
+    """Session A ends with close reason ``reconnect`` (no end marker); session B lists A
+    in ``continuedSessions``: its audio follows A's in the same call, then the end."""
+    import uuid
+
+    import websockets
+
+    r = redis_server.client()
+    first, second = bytes(range(256)) * 10, bytes(reversed(range(256))) * 10
+
+    async def session(url: str, data: bytes, reason: str, continued: list[Any]) -> list[str]:
+        sid, seq, got = str(uuid.uuid4()), 0, []
+
+        def msg(type_: str, parameters: dict[str, Any]) -> str:
+            nonlocal seq
+            seq += 1
+            return json.dumps({"version": "2", "id": sid, "type": type_, "seq": seq,
+                               "serverseq": 0, "position": "PT0S", "parameters": parameters})  # fmt: skip
+
+        media = [{"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}]
+        open_params = {"organizationId": "o", "conversationId": "conv-cont",
+                       "participant": {"id": "p"}, "media": media}  # fmt: skip
+        if continued:
+            open_params["continuedSessions"] = continued
+        async with websockets.connect(url) as ws:
+            await ws.send(msg("open", open_params))
+            got.append(json.loads(await ws.recv())["type"])
+            for i in range(0, len(data), 800):
+                await ws.send(data[i : i + 800])
+            await ws.send(msg("close", {"reason": reason}))
+            got.append(json.loads(await ws.recv())["type"])
+        return got
+
+    async def main() -> tuple[list[str], list[str]]:
+        door = await serving(redis_server, min_free_capacity=0)
+        url = f"ws://127.0.0.1:{door.port}/audiohook"
+        try:
+            a = await session(url, first, "reconnect", [])
+            ids_after_a = audio_in_redis(r, "conv-cont")
+            assert not ids_after_a[2]  # no end marker: the call goes on
+            b = await session(
+                url, second, "end", [{"id": "earlier", "serverseq": 2, "clientseq": 3}]
+            )
+            return a, b
+        finally:
+            await door.close()
+
+    a, b = run(main())
+    assert a == b == ["opened", "closed"]
+    ids, data, end = audio_in_redis(r, "conv-cont")
+    assert end and data == first + second
+    assert ids == sorted(set(ids)) and ids[-1][0] == len(first + second) // 8
+    r.close()
