@@ -1,7 +1,8 @@
 """The front door (``scribewire ingest``) with real parts: a redis-server, platform
 simulators written from the protocol references (tests/_media_sims.py), and, end to end,
 ``scribewire ingest`` and three ``scribewire worker`` processes transcribing the calls
-against the local service (digest recognizer), one worker killed with SIGKILL mid-run.
+against the local service (digest recognizer): one worker dies at a named point (after a
+final arrived, before it was published), another is killed with SIGKILL mid-run.
 
 Refusals are the platform's own: capacity and Redis out of memory (``maxmemory-policy
 noeviction``) become AudioHook ``disconnect`` and a Twilio / generic close with 1013;
@@ -75,7 +76,7 @@ def run(coro: Any) -> Any:
 # ----------------------------------------------------------------------------- end to end
 
 
-def test_calls_from_three_platforms_through_ingest_and_three_workers_one_killed(
+def test_calls_from_three_platforms_through_ingest_and_three_workers_two_killed(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     r = redis_server.client()
@@ -92,8 +93,9 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_one_killed(
         "generic-0": ("generic", pcms[1]),
     }
     try:
-        for i in range(3):
-            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", log=log))
+        for i in range(3):  # w1 kills itself after a final arrived, before publishing it
+            fault = "after_final:6" if i == 1 else None
+            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", fault=fault, log=log))
         wait_until(lambda: r.hlen("sw:cap") == 3, 30, "three workers publishing capacity")
         with open(log, "ab") as out:
             door = subprocess.Popen(
@@ -122,8 +124,10 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_one_killed(
                     break
                 await asyncio.sleep(0.02)
             owners = [r.hget(keys(c)["ledger"], "owner") for c in calls]
-            victim = max({o for o in owners if o}, key=owners.count).decode()
-            procs[int(victim[1:])].send_signal(signal.SIGKILL)
+            alive = {o for o in owners if o and procs[int(o.decode()[1:])].poll() is None}
+            if len(alive) > 1:  # never the last one alive
+                victim = max(alive, key=owners.count).decode()
+                procs[int(victim[1:])].send_signal(signal.SIGKILL)
 
         outcomes = run(platforms())[:-1]
         wait_until(
@@ -134,6 +138,7 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_one_killed(
         wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
         stats = svc.stats()
         results = {c: check_call(r, c, pcm, RATE, stats) for c, (_, pcm) in calls.items()}
+        died = [p.poll() for p in procs[:3]]
         scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10).read()
     finally:
         for p in procs:
@@ -151,6 +156,8 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_one_killed(
     ah = outcomes[2]
     assert ah.types()[0] == "opened" and "pong" in ah.types() and ah.types()[-1] == "closed"
     assert any(len(res["epochs"]) > 1 for res in results.values()), results  # a takeover
+    assert sum(d is not None for d in died) >= 1, died
+    print("workers' exit codes before the end:", died)
     ledger = {k.decode(): v.decode() for k, v in r_hgetall(redis_server, "CA-twilio-0").items()}
     assert ledger["meta:source"] == "twilio" and ledger["meta:param:queue"] == "billing"
     assert ledger["encoding"] == "mulaw" and ledger["channels"] == "1"
