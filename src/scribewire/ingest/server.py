@@ -13,7 +13,9 @@ closed with 1013 (try again later: capacity, Redis out of memory or unreachable)
 1008 / 1003 / 1007 (the message broke the protocol). A socket that closes without its
 protocol's end (Twilio ``stop``, AudioHook ``close``, generic ``stop``) ends the call
 the same way (logged). A connection that starts no call within ``start_timeout`` s is
-closed; no message over :data:`~scribewire.ingest.limits.MAX_MESSAGE_NBYTES` is read.
+closed; no message over :data:`~scribewire.ingest.limits.MAX_MESSAGE_NBYTES` is read. A
+call refused midway is ended in Redis just after the audio it holds (retried while Redis
+is out of memory), so its worker finishes it.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class IngestServer:
         self.calls: dict[str, CallWriter] = {}  # open calls by id
         self._sessions: dict[Any, Session] = {}  # connection -> its session
         self.refused: dict[str, int] = {}  # reason -> count
+        self._ending: set[asyncio.Task[bool]] = set()  # refused calls being ended in Redis
 
     @property
     def port(self) -> int:
@@ -132,6 +135,10 @@ class IngestServer:
                 await ws.close(1001, "the front door is going away")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._server.wait_closed(), drain)
+        if self._ending:  # refused calls still being ended: bounded too
+            _, late = await asyncio.wait(list(self._ending), timeout=drain)
+            for task in late:
+                task.cancel()
         self._server = None
         await self.sink.close()
 
@@ -220,7 +227,11 @@ class IngestServer:
             self._sessions.pop(ws, None)
             if writer is not None:
                 self.calls.pop(writer.start.call_id, None)
-                if not writer.ended and writer.failed is None:
+                if writer.failed is not None and not writer.ended:
+                    task = asyncio.ensure_future(writer.end_after_refusal())
+                    self._ending.add(task)
+                    task.add_done_callback(self._ending.discard)
+                elif not writer.ended:
                     logger.warning(
                         "%s call %s: the socket closed without the protocol's end: call ended",
                         protocol,

@@ -249,8 +249,44 @@ class CallWriter:
         self.nbytes_written += sum(len(pcm) for _, pcm in entries)
         self._last_id = (entries[-1][0], seq)
 
+    async def end_after_refusal(self, *, attempts: int = 60, pause: float = 0.5) -> bool:
+        """After a refusal, end the call just after the audio Redis holds (an empty entry
+        with ``end`` = ``1`` and ``lost`` = ``1``), so its worker finishes it instead of
+        waiting for audio that will not come. Retried every ``pause`` s while Redis
+        refuses (out of memory until the workers trim acknowledged audio); True once
+        written, False (logged) after ``attempts``."""
+        ms, seq = self._last_id
+        entry_id = f"{ms}-{seq + 1}" if (ms, seq + 1) != (0, 0) else "0-1"
+        cmd: list[Any] = ["XADD", self.keys.audio, entry_id, "pcm", b"", "end", "1", "lost", "1"]
+        for _ in range(attempts):
+            try:
+                conn = await self.sink.resp()
+                (reply,) = await conn.execute([cmd])
+            except (OSError, ConnectionError) as exc:
+                reply = exc
+            if not isinstance(reply, Exception):
+                self.ended = True
+                logger.warning(
+                    "%s call %s: ended after the refusal at %d ms",
+                    self.protocol,
+                    self.start.call_id,
+                    ms,
+                )
+                return True
+            await asyncio.sleep(pause)
+        logger.error(
+            "%s call %s: could not end it in Redis after the refusal (%s): its worker "
+            "keeps waiting for audio",
+            self.protocol,
+            self.start.call_id,
+            reply,
+        )
+        return False
+
     def _fail(self, exc: CallRefused, entries: list[tuple[int, bytes]], first_bad: int) -> None:
         lost = sum(len(pcm) for _, pcm in entries[first_bad:])
+        if first_bad:
+            self._last_id = (entries[first_bad - 1][0], 0)
         self.entries += first_bad
         self.nbytes_written += sum(len(pcm) for _, pcm in entries[:first_bad])
         logger.error(
