@@ -308,6 +308,7 @@ def test_audiohook_media_choice(media: list[dict[str, Any]], chosen: tuple[str, 
         (lambda c: [c.open(language=5)], "language"),
         (lambda c: [c.open(), c.msg("discarded", {"discarded": "1.5 seconds"})], "duration"),
         (lambda c: [c.open(), c.msg("opened")], "not a client message"),
+        (lambda c: [c.open(), c.msg("discarded", {"discarded": "PT86400S"})], "at most"),
         (lambda c: [c.open(), c.msg("close"), c.msg("ping")], "after close"),
     ],
 )

@@ -40,6 +40,7 @@ import msgspec
 
 from ..errors import MediaStreamError
 from .events import Audio, CallEnd, CallStart, Event, Gap, Reply
+from .limits import MAX_DISCARD_S
 
 __all__ = ["AudioHookSession", "parse_duration"]
 
@@ -187,6 +188,10 @@ class AudioHookSession:
         if msg.type in ("resumed", "discarded"):
             self.paused = False if msg.type == "resumed" else self.paused
             lost = parse_duration(p.get("discarded", "PT0S"))
+            if lost > MAX_DISCARD_S:
+                raise MediaStreamError(
+                    f"AudioHook {msg.type}: {lost:g} s discarded (at most {MAX_DISCARD_S:g} s)"
+                )
             frames = round(lost * RATE)
             return [Gap(frames, msg.type)] if frames else []
         if msg.type == "update":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "DEFAULT_ENTRY_MS",
+    "MAX_DISCARD_S",
     "MAX_GAP_FILL_MS",
     "MAX_MESSAGE_NBYTES",
     "MAX_TRACK_SKEW_MS",
@@ -25,6 +26,10 @@ START_TIMEOUT_S = 10.0
 #: the largest jump of a Twilio track's ``timestamp`` filled with silence, ms; a larger
 #: one is a protocol error (a hostile timestamp must not make us write hours of silence)
 MAX_GAP_FILL_MS = 5_000
+#: the most audio one AudioHook ``discarded`` / ``resumed`` may say was lost, s: the
+#: call's worker fills the hole with silence, so a hostile duration must not make it
+#: allocate and send hours of it (a longer pause is a protocol error: the call ends)
+MAX_DISCARD_S = 300.0
 #: how far one track of a two-track Twilio stream may run ahead of the other, ms; past
 #: it, the late track is filled with silence (said in the log) so the buffer stays bounded
 MAX_TRACK_SKEW_MS = 1_000
