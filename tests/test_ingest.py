@@ -166,6 +166,78 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_two_killed(
         assert f'scribewire_frontdoor_frames_total{{protocol="{proto}"}}' in text, text[-2000:]
 
 
+def test_assemblyai_calls_through_ingest_and_workers_one_killed(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The same path with ``--provider assemblyai``: the workers open AssemblyAI v3
+    sessions (the local service's ``/v3/ws``) and publish each end-of-turn ``Turn``."""
+    r = redis_server.client()
+    svc = Service()
+    log = tmp_path / "fleet.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    port = free_port()
+    # whole 100 ms: no short last message for the stream to pad (assemblyai.md §3.1)
+    pcms = [p[: len(p) // 1600 * 1600] for p in (clip(shared_dir, c) for c in CLIPS[:2])]
+    calls = {"CA-aai": through_mulaw(pcms[0]), "generic-aai": pcms[1]}
+    try:
+        for i in range(2):
+            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", log=log))
+        wait_until(lambda: r.hlen("sw:cap") == 2, 30, "two workers publishing capacity")
+        with open(log, "ab") as out:
+            door = subprocess.Popen(
+                [sys.executable, "-m", "scribewire.cli.main", "ingest", "--redis",
+                 redis_server.url, "--port", str(port), "--provider", "assemblyai"],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        procs.append(door)
+        wait_until(lambda: b"ingest on ws://" in log.read_bytes(), 30, "the front door")
+        base = f"ws://127.0.0.1:{port}"
+
+        async def kill_one() -> None:
+            for _ in range(400):
+                if sum(r.xlen(keys(c)["transcript"]) for c in calls) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+            owner = r.hget(keys("CA-aai")["ledger"], "owner")
+            if owner:
+                procs[int(owner.decode()[1:])].send_signal(signal.SIGKILL)
+
+        async def platforms() -> list[Any]:
+            return await asyncio.gather(
+                twilio_call(f"{base}/twilio", "CA-aai", {"inbound": pcms[0]}),
+                generic_call(f"{base}/ws", "generic-aai", pcms[1]),
+                kill_one(),
+            )
+
+        outcomes = run(platforms())[:-1]
+        wait_until(
+            lambda: all(r.hget(keys(c)["ledger"], "done") == b"1" for c in calls),
+            90,
+            "every call finished",
+        )
+        wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
+        stats = svc.stats()
+        results = {
+            c: check_call(r, c, pcm, RATE, stats, by_session=False) for c, pcm in calls.items()
+        }
+        provider = r.hget(keys("CA-aai")["ledger"], "provider")
+        paths = {st.path for st in stats if st.audio_nbytes}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        svc.stop()
+        r.close()
+    assert [o.close_code for o in outcomes] == [1000, 1000]
+    assert provider == b"assemblyai" and paths == {"/v3/ws"}, paths
+    assert results["CA-aai"]["epochs"] == [1, 2], results  # taken over after the kill
+
+
 def r_hgetall(server: RedisServer, call_id: str) -> dict[bytes, bytes]:
     c = server.client()
     try:

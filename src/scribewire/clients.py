@@ -471,8 +471,8 @@ class AssemblyAIClient(_PacedClient):
             ``"send"`` it short, or ``"drop"`` it (see ``AssemblyAISession``).
         speed, keepalive_after, buffer_duration, open_timeout, end_timeout, send_timeout,
         write_limit, reconnect_attempts, reconnect_window, max_replay_nbytes,
-        rollover_after, max_events: as for :class:`TranscribeClient` (``rollover_after``
-        must stay under the 10,800 s session limit, §2.4).
+        rollover_after, max_events, observer: as for :class:`TranscribeClient`
+        (``rollover_after`` must stay under the 10,800 s session limit, §2.4).
 
     Raises:
         ParameterError: an argument out of range.
@@ -501,6 +501,7 @@ class AssemblyAIClient(_PacedClient):
         max_replay_nbytes: int = 1_048_576,
         rollover_after: float = 10_500.0,
         max_events: int = 4096,
+        observer: StreamObserver | None = None,
     ) -> None:
         super().__init__(
             StreamOptions(
@@ -535,6 +536,7 @@ class AssemblyAIClient(_PacedClient):
         self.short_tail: ShortTail = short_tail
         self.endpoint = endpoint
         self.host = host
+        self.observer = observer
         self._api_key = None if api_key is None else ApiKey(api_key)
         self._token = token
 
@@ -559,7 +561,11 @@ class AssemblyAIClient(_PacedClient):
         )
 
     def stream(
-        self, params: StreamingParams, *, refetch: Refetch | None = None
+        self,
+        params: StreamingParams,
+        *,
+        refetch: Refetch | None = None,
+        track_acks: bool = False,
     ) -> AssemblyAIStream:
         """A stream for ``params``; use it as ``async with client.stream(params) as s:``.
 
@@ -573,13 +579,22 @@ class AssemblyAIClient(_PacedClient):
                 AssemblyAI has no channels; stream each channel on its own).
             refetch: for a source that can read its audio again, ``refetch(start, end)``
                 returns wire bytes ``[start, end)`` as sent before (see TranscribeClient).
+            track_acks: keep, with each event, the acknowledged position right after it
+                (``stream.event_ack_nbytes``), as for TranscribeClient (the pool).
 
         Raises:
             ParameterError: not a ``StreamingParams``, or a replay budget too small.
             CredentialsError: no key or token (see the class).
         """
         provider = _AssemblyAIProvider(self, params)
-        return AssemblyAIStream(provider, self.options, self._counter, refetch=refetch)
+        return AssemblyAIStream(
+            provider,
+            self.options,
+            self._counter,
+            refetch=refetch,
+            observer=self.observer,
+            track_acks=track_acks,
+        )
 
     async def transcribe_file(
         self,

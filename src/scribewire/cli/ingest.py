@@ -47,6 +47,12 @@ def build_ingest_parser() -> argparse.ArgumentParser:
         help="refuse new calls while the workers' free capacity is below this (1; 0: never)",
     )
     p.add_argument("--language", default="en-US", help="language of Twilio calls (en-US)")
+    p.add_argument(
+        "--provider",
+        choices=("transcribe", "assemblyai"),
+        default="transcribe",
+        help="the speech provider the workers use for these calls (transcribe)",
+    )
     p.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     m = p.add_argument_group("metrics")
@@ -92,6 +98,7 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
             entry_ms=args.entry_ms,
             min_free_capacity=args.min_free_capacity,
             language=args.language,
+            provider=args.provider,
             ssl=context,
             observer=observer,
         )

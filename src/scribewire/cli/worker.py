@@ -55,6 +55,11 @@ def build_worker_parser() -> argparse.ArgumentParser:
     s.add_argument("--region", help="AWS region")
     s.add_argument("--profile", help="AWS profile")
     s.add_argument("--endpoint", help="another endpoint, e.g. ws://127.0.0.1:8443 (local)")
+    s.add_argument(
+        "--assemblyai-endpoint",
+        help="AssemblyAI calls (ledger provider=assemblyai) go here instead of AssemblyAI's "
+        "host, e.g. ws://127.0.0.1:8443 (the local service); the key is ASSEMBLYAI_API_KEY",
+    )
     s.add_argument("--speed", type=float, default=1.0, help="pacing, times real time (1)")
     s.add_argument("--chunk-duration", type=float, default=0.1, help="s per AudioEvent (0.1)")
     s.add_argument("--reconnect-attempts", type=int, default=3, help="per 60 s window (3)")
@@ -108,6 +113,7 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
             "region": args.region,
             "profile": args.profile,
             "endpoint": args.endpoint,
+            "assemblyai_endpoint": args.assemblyai_endpoint,
             "speed": args.speed,
             "chunk_duration": args.chunk_duration,
             "reconnect_attempts": args.reconnect_attempts,

@@ -57,9 +57,11 @@ class IngestServer:
         start_timeout: seconds a connection has to start its call.
         ssl: a server ``SSLContext`` for ``wss://``.
         observer: counts media frames and refusals.
+        provider: the speech provider of these calls (``transcribe`` or ``assemblyai``:
+            AssemblyAI sessions are mono, so its calls should be mono too).
 
     Raises:
-        ParameterError: ``entry_ms`` below 200.
+        ParameterError: ``entry_ms`` below 200, an unknown provider.
     """
 
     def __init__(
@@ -74,12 +76,17 @@ class IngestServer:
         start_timeout: float = START_TIMEOUT_S,
         ssl: _ssl.SSLContext | None = None,
         observer: StreamObserver | None = None,
+        provider: str = "transcribe",
     ) -> None:
         from ..errors import ParameterError
 
         if entry_ms < MIN_ENTRY_MS:
             raise ParameterError(f"entry_ms {entry_ms} (at least {MIN_ENTRY_MS} ms)")
-        self.sink = CallSink(redis_url, entry_ms=entry_ms, min_free_capacity=min_free_capacity)
+        if provider not in ("transcribe", "assemblyai"):
+            raise ParameterError(f"provider {provider!r} (transcribe or assemblyai)")
+        self.sink = CallSink(
+            redis_url, entry_ms=entry_ms, min_free_capacity=min_free_capacity, provider=provider
+        )
         self.host, self._port, self.language = host, port, language
         self.start_timeout, self.ssl, self.observer = start_timeout, ssl, observer
         self._server: Any = None

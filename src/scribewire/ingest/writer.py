@@ -2,10 +2,11 @@
 
 - **Call start** (one Lua script, atomic on the call's slot): refuse when a call of the
   id is open (``duplicate``) unless the platform continues it; else ``HSET`` the ledger
-  (``rate``, ``channels``, ``encoding``, ``language``, ``acked_ms`` = ``acked_frames`` =
-  ``epoch`` = 0, the platform's fields) and ``XADD`` the bucket's control stream. Before
-  it, new calls are refused (``capacity``) when the free capacity the workers publish in
-  ``sw:cap`` sums below the front door's floor.
+  (``rate``, ``channels``, ``encoding``, ``language``, ``provider``, ``acked_ms`` =
+  ``acked_frames`` = ``epoch`` = 0, the platform's fields as ``meta:<name>``) and
+  ``XADD`` the bucket's control stream. Before it, new calls are refused (``capacity``)
+  when the free capacity the workers publish in ``sw:cap`` sums below the front door's
+  floor.
 - **Audio**: coalesced (:class:`~scribewire.ingest.coalesce.Coalescer`) into entries of
   ``entry_ms`` with explicit IDs ``<ms of audio end>-0``, written with ``XADD`` through
   the pipelined RESP connection (:mod:`scribewire.pool.resp`: redis-py's per-command
@@ -70,6 +71,8 @@ class CallSink:
         entry_ms: audio per entry, ms.
         min_free_capacity: new calls are refused while the workers' free capacity
             (``sw:cap``) sums below this (0: never refuse for capacity).
+        provider: the speech provider the workers use for these calls (the ledger's
+            ``provider``: ``transcribe`` or ``assemblyai``).
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class CallSink:
         *,
         entry_ms: int = DEFAULT_ENTRY_MS,
         min_free_capacity: int = 1,
+        provider: str = "transcribe",
     ) -> None:
         self.redis_url = redis_url
+        self.provider = provider
         self.entry_ms = entry_ms
         self.min_free_capacity = min_free_capacity
         self._redis: Any = None
@@ -148,7 +153,7 @@ class CallSink:
             fields: list[Any] = [
                 "rate", start.sample_rate, "channels", start.channels,
                 "encoding", start.encoding, "language", start.language,
-                "acked_ms", 0, "acked_frames", 0, "epoch", 0,
+                "acked_ms", 0, "acked_frames", 0, "epoch", 0, "provider", self.provider,
             ]  # fmt: skip
             for k, v in start.meta.items():
                 fields += [f"meta:{k}", v]
