@@ -73,6 +73,31 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def finished_calls(r: Any, svc: Service, calls: Any) -> list[Any]:
+    """Wait (bounded) for every call to finish and the service to close its streams;
+    the service's stream stats (their digests are final then)."""
+    wait_until(
+        lambda: all(r.hget(keys(c)["ledger"], "done") == b"1" for c in calls),
+        90,
+        "every call finished",
+    )
+    wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
+    return svc.stats()
+
+
+def stop_fleet(procs: list[subprocess.Popen[bytes]], svc: Service, r: Any) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    svc.stop()
+    r.close()
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
@@ -130,27 +155,12 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_two_killed(
                 procs[int(victim[1:])].send_signal(signal.SIGKILL)
 
         outcomes = run(platforms())[:-1]
-        wait_until(
-            lambda: all(r.hget(keys(c)["ledger"], "done") == b"1" for c in calls),
-            90,
-            "every call finished",
-        )
-        wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
-        stats = svc.stats()
+        stats = finished_calls(r, svc, calls)
         results = {c: check_call(r, c, pcm, RATE, stats) for c, (_, pcm) in calls.items()}
         died = [p.poll() for p in procs[:3]]
         scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10).read()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        svc.stop()
-        r.close()
+        stop_fleet(procs, svc, r)
     for o in outcomes:
         assert o.close_code == 1000, (o.close_code, o.close_reason)
     ah = outcomes[2]
@@ -210,29 +220,14 @@ def test_assemblyai_calls_through_ingest_and_workers_one_killed(
             )
 
         outcomes = run(platforms())[:-1]
-        wait_until(
-            lambda: all(r.hget(keys(c)["ledger"], "done") == b"1" for c in calls),
-            90,
-            "every call finished",
-        )
-        wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
-        stats = svc.stats()
+        stats = finished_calls(r, svc, calls)
         results = {
             c: check_call(r, c, pcm, RATE, stats, by_session=False) for c, pcm in calls.items()
         }
         provider = r.hget(keys("CA-aai")["ledger"], "provider")
         paths = {st.path for st in stats if st.audio_nbytes}
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        svc.stop()
-        r.close()
+        stop_fleet(procs, svc, r)
     assert [o.close_code for o in outcomes] == [1000, 1000]
     assert provider == b"assemblyai" and paths == {"/v3/ws"}, paths
     assert results["CA-aai"]["epochs"] == [1, 2], results  # taken over after the kill

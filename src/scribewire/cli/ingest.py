@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import ssl
 import sys
 from collections.abc import Sequence
 
 from ..errors import ScribewireError
-from ..redact import install_log_redaction
-from .worker import _redis_arg, _safe_url
+from .worker import (
+    _metrics_observer,
+    _redis_arg,
+    _run_service,
+    _safe_url,
+    _service_args,
+    _start_logging,
+)
 
 __all__ = ["build_ingest_parser", "ingest_main"]
 
@@ -55,19 +60,14 @@ def build_ingest_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tls-cert", help="PEM certificate chain: serve wss://")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
-    m = p.add_argument_group("metrics")
-    m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
-    m.add_argument("--metrics-host", default="127.0.0.1", help="their address (127.0.0.1)")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
+    _service_args(p)
     return p
 
 
 def ingest_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scribewire ingest``; returns the exit status."""
     args = build_ingest_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(message)s")
-    install_log_redaction(handlers=logging.getLogger().handlers)
+    _start_logging(args.verbose)
     try:
         from ..ingest import IngestServer
     except ImportError as exc:
@@ -83,14 +83,8 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ssl.SSLError) as exc:
             sys.stderr.write(f"scribewire ingest: error: the TLS certificate: {exc}\n")
             return 2
-    observer = None
     try:
-        if args.metrics_port is not None:
-            from ..metrics import PrometheusObserver
-
-            observer = PrometheusObserver()
-            port = observer.serve(args.metrics_port, args.metrics_host)
-            print(f"metrics on http://{args.metrics_host}:{port}/metrics", flush=True)
+        observer = _metrics_observer(args)
         door = IngestServer(
             args.redis,
             host=args.host,
@@ -121,14 +115,4 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
         await stop.wait()
         await door.close()
 
-    try:
-        asyncio.run(main())
-    except (ScribewireError, OSError) as exc:
-        sys.stderr.write(f"scribewire ingest: error: {exc}\n")
-        return 1
-    except Exception as exc:  # redis-py's errors: one line, not a traceback
-        if type(exc).__module__.startswith("redis"):
-            sys.stderr.write(f"scribewire ingest: Redis: {exc}\n")
-            return 1
-        raise
-    return 0
+    return _run_service("ingest", lambda: asyncio.run(main()))

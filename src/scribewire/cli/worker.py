@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..errors import ScribewireError
@@ -69,19 +69,29 @@ def build_worker_parser() -> argparse.ArgumentParser:
         default=1_048_576,
         help="replay ring per call (bytes); audio past it is read back from Redis (1 MiB)",
     )
+    _service_args(p)
+    return p
+
+
+def _service_args(p: argparse.ArgumentParser) -> None:
+    """The flags of every long-running fleet process: metrics and verbosity."""
     m = p.add_argument_group("metrics")
     m.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     m.add_argument("--metrics-host", default="127.0.0.1", help="their address (127.0.0.1)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
-    return p
+
+
+def _start_logging(verbose: int) -> None:
+    """Log on stderr (-v INFO, -vv DEBUG), secrets redacted."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(message)s")
+    install_log_redaction(handlers=logging.getLogger().handlers)
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scribewire worker``; returns the exit status (0 after a drain)."""
     args = build_worker_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(message)s")
-    install_log_redaction(handlers=logging.getLogger().handlers)
+    _start_logging(args.verbose)
     try:
         from ..pool import Worker, WorkerOptions
     except ImportError as exc:
@@ -102,13 +112,7 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
             batch=args.batch,
             ttl=args.ttl,
         )
-        observer = None
-        if args.metrics_port is not None:
-            from ..metrics import PrometheusObserver
-
-            observer = PrometheusObserver()
-            port = observer.serve(args.metrics_port, args.metrics_host)
-            print(f"metrics on http://{args.metrics_host}:{port}/metrics", flush=True)
+        observer = _metrics_observer(args)
         client: dict[str, Any] = {
             "region": args.region,
             "profile": args.profile,
@@ -129,16 +133,33 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
         print(f"worker {worker.name} on {_safe_url(args.redis)}", flush=True)
         await worker.run()
 
+    return _run_service("worker", lambda: run(main()))
+
+
+def _metrics_observer(args: argparse.Namespace) -> Any:
+    """A PrometheusObserver serving ``--metrics-port`` (said on stdout), or None."""
+    if args.metrics_port is None:
+        return None
+    from ..metrics import PrometheusObserver
+
+    observer = PrometheusObserver()
+    port = observer.serve(args.metrics_port, args.metrics_host)
+    print(f"metrics on http://{args.metrics_host}:{port}/metrics", flush=True)
+    return observer
+
+
+def _run_service(command: str, start: Callable[[], object]) -> int:
+    """Run a fleet process' loop; its failures as one line on stderr, not a traceback."""
     try:
-        run(main())
+        start()
     except KeyboardInterrupt:
         return 130
     except (ScribewireError, OSError) as exc:
-        sys.stderr.write(f"scribewire worker: error: {exc}\n")
+        sys.stderr.write(f"scribewire {command}: error: {exc}\n")
         return 1
     except Exception as exc:  # redis-py's errors: one line, not a traceback
         if type(exc).__module__.startswith("redis"):
-            sys.stderr.write(f"scribewire worker: Redis: {exc}\n")
+            sys.stderr.write(f"scribewire {command}: Redis: {exc}\n")
             return 1
         raise
     return 0
