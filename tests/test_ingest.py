@@ -233,6 +233,85 @@ def test_assemblyai_calls_through_ingest_and_workers_one_killed(
     assert results["CA-aai"]["epochs"] == [1, 2], results  # taken over after the kill
 
 
+def test_through_ingest_a_paused_worker_is_fenced_and_cut_stt_links_are_replayed(
+    shared_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """SIGSTOP the worker owning every call past its lease, SIGCONT it after the takeover
+    (it is fenced, ownership never moves back), while every other STT connection is cut
+    mid-call (the reconnect replays from the ring)."""
+    import threading
+
+    r = redis_server.client()
+    svc = Service(cut_every=2, cut_after=40_000)
+    log = tmp_path / "fleet.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    port = free_port()
+    pcms = [clip(shared_dir, c, 6.0) * 2 for c in CLIPS]
+    calls = {
+        "CA-pause-0": through_mulaw(pcms[0]),
+        "conv-pause": through_mulaw(pcms[1]),
+        "generic-pause": pcms[2],
+    }
+    extra = ("--reconnect-attempts", "20", "--max-replay-bytes", "64000")
+    outcomes: list[Any] = []
+    try:
+        zombie = spawn_worker(redis_server.url, svc.url, "w0", log=log, extra=extra)
+        procs.append(zombie)
+        wait_until(lambda: r.hlen("sw:cap") == 1, 30, "the first worker's capacity")
+        with open(log, "ab") as out:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "scribewire.cli.main",
+                        "ingest",
+                        "--redis",
+                        redis_server.url,
+                        "--port",
+                        str(port),
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+        wait_until(lambda: b"ingest on ws://" in log.read_bytes(), 30, "the front door")
+        base = f"ws://127.0.0.1:{port}"
+
+        async def platforms() -> None:
+            outcomes.extend(
+                await asyncio.gather(
+                    twilio_call(f"{base}/twilio", "CA-pause-0", {"inbound": pcms[0]}, speed=4),
+                    audiohook_call(f"{base}/audiohook", "conv-pause", pcms[1], speed=4),
+                    generic_call(f"{base}/ws", "generic-pause", pcms[2], speed=4),
+                )
+            )
+
+        thread = threading.Thread(target=lambda: asyncio.run(platforms()))
+        thread.start()
+        owned = lambda w: all(r.hget(keys(c)["ledger"], "owner") == w for c in calls)  # noqa: E731
+        wait_until(lambda: owned(b"w0"), 30, "the first worker owning every call")
+        wait_until(lambda: all(r.exists(keys(c)["transcript"]) for c in calls), 30, "finals")
+        zombie.send_signal(signal.SIGSTOP)
+        procs.append(spawn_worker(redis_server.url, svc.url, "w1", log=log, extra=extra))
+        wait_until(lambda: owned(b"w1"), 30, "the takeover")
+        zombie.send_signal(signal.SIGCONT)
+        thread.join(120)
+        stats = finished_calls(r, svc, calls)
+        epochs = {c: int(r.hget(keys(c)["ledger"], "epoch")) for c in calls}
+        results = [check_call(r, c, pcm, RATE, stats) for c, pcm in calls.items()]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+        stop_fleet(procs, svc, r)
+    assert [o.close_code for o in outcomes] == [1000, 1000, 1000]
+    assert epochs == {c: 2 for c in calls}  # taken once each, never back
+    assert all(res["epochs"][-1] == 2 for res in results)
+    assert svc.cutter is not None and svc.cutter.cuts >= 1
+    assert "owned by another worker now" in log.read_text()
+
+
 def r_hgetall(server: RedisServer, call_id: str) -> dict[bytes, bytes]:
     c = server.client()
     try:
