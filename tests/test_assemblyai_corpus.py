@@ -7,8 +7,12 @@
   SHA-1 words of exactly that audio, 1 s after 1 s, in order, with their times: every
   byte reached the service and every turn came back to the clip it belongs to.
 - The same command with pocketsphinx, beside the Transcribe path on the same clips, for
-  the words against the reference transcripts (three minutes of recognition on two
-  cores: run with ``SCRIBEWIRE_RECOGNITION_TESTS=1``).
+  the words against the reference transcripts (run with
+  ``SCRIBEWIRE_RECOGNITION_TESTS=1``). It needs a machine where the in-process
+  recognizer keeps up with 8 real-time streams (pocketsphinx costs about 0.5 CPU
+  seconds per second of audio here, so about 4 free cores): on fewer, both paths lose
+  streams to the client's 30 s ``end()`` timeout while the service is still decoding
+  (seen on 2 shared cores: Transcribe 7 of 26 streams, AssemblyAI 21 of 27).
 - The synthetic 8 kHz μ-law call as two sessions, one per channel, sent as μ-law: with
   the ``replay`` recognizer (the manifest's own turns) every turn of the call comes back
   once, on its channel, its first and last word on the turn's times to the millisecond
@@ -141,7 +145,8 @@ def test_command_every_clip_concurrently_every_byte_and_turn(shared_dir: Path) -
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("SCRIBEWIRE_RECOGNITION_TESTS"),
-    reason="recognition of the whole corpus twice: set SCRIBEWIRE_RECOGNITION_TESTS=1",
+    reason="recognition of the whole corpus twice (about 4 free cores): "
+    "set SCRIBEWIRE_RECOGNITION_TESTS=1",
 )
 def test_command_every_clip_words_as_the_transcribe_path(shared_dir: Path) -> None:
     files = _clip_files(shared_dir)
@@ -196,6 +201,7 @@ def _end_of_turns(events: list[Any]) -> list[Turn]:
 
 
 def _channel_mulaw(path: Path, channel: int) -> bytes:
+    """The channel's μ-law bytes (decoded and encoded again: the file's own bytes)."""
     with open_audio(path) as src:
         return src.read(channels=1, channel=channel, encoding="pcm_mulaw")
 
