@@ -351,14 +351,19 @@ async def _scribewire_py(port: int, streams: int, stagger: bool = True) -> Drive
 class _FloorProtocol(asyncio.Protocol):
     """Sends the upgrade request, checks the 101 and its accept key, then ignores input.
 
-    ``target`` is the request target (path and query), ``host`` the ``Host`` header.
+    ``target`` is the request target (path and query), ``host`` the ``Host`` header,
+    ``headers`` more request headers (AssemblyAI's ``Authorization``).
     """
 
     def __init__(
-        self, target: str = "/stream-transcription-websocket", host: str = "127.0.0.1"
+        self,
+        target: str = "/stream-transcription-websocket",
+        host: str = "127.0.0.1",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.key = base64.b64encode(os.urandom(16))
         self.target, self.host = target, host
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()).encode()
         self.head = b""
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -367,6 +372,7 @@ class _FloorProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         transport.write(  # type: ignore[attr-defined]
             f"GET {self.target} HTTP/1.1\r\nHost: {self.host}\r\n".encode()
+            + self.extra
             + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Key: " + self.key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )

@@ -1,26 +1,36 @@
-"""Server CPU per received AudioEvent at real-time load: our service, its pure twin, a peer, the floor.
+"""Server CPU per received audio message at real-time load: our service, its pure twin, a peer, the floor.
 
 Every kind is a server in its own process; a driver in another process (its CPU is not
-counted) opens N WebSocket connections (the SigV4-presigned upgrade of a Transcribe
-stream, 16 kHz PCM) and writes one 100 ms AudioEvent (3,200 audio bytes, one pre-built
-masked client frame of 3,312 bytes) per stream every 100 ms from one 5 ms timer, the
-streams' phases spread evenly over the period. With ``audio="speech"`` (the default) the
-audio alternates 1 s of speech (a constant level far above the null recognizer's
-threshold) and 1 s of silence, so the ``null`` recognizer opens a segment, sends a
-partial and closes it with a final every 2 s per stream: results flow back as they would
-from a real recognizer. With ``audio="silence"`` no result is ever sent (the service
+counted) opens N WebSocket connections and writes one 100 ms audio message (3,200 bytes
+of 16 kHz PCM) per stream every 100 ms from one 5 ms timer, the streams' phases spread
+evenly over the period. Two protocols (``PROTOCOLS``), the same traffic for every kind:
+
+- ``transcribe``: the SigV4-presigned upgrade of a Transcribe stream; each message an
+  AudioEvent (one pre-built masked client frame of 3,312 bytes).
+- ``assemblyai``: the upgrade of an AssemblyAI v3 session (``/v3/ws?sample_rate=16000
+  &encoding=pcm_s16le``, the API key in ``Authorization``, assemblyai.md §1.2, §2.3);
+  each message one binary frame of the 3,200 audio bytes (3,208 bytes masked, §3.1).
+  Our service answers ``Begin`` and, with speech, ``Turn`` messages. A refusal comes
+  after the 101 (``Error``, then a close frame, §1.4): ``closed`` counts the streams
+  the server closed or sent a close frame, and must be 0.
+
+With ``audio="speech"`` (the default) the audio alternates 1 s of speech (a constant
+level far above the null recognizer's threshold) and 1 s of silence, so the ``null``
+recognizer opens a segment, sends a partial and closes it with a final every 2 s per
+stream: results flow back as they would from a real recognizer. With ``audio="silence"`` no result is ever sent (the service
 only receives). The driver discards whatever comes back.
 
 Kinds (``KINDS``):
 
 - ``scribewire``: ``scribewire serve --recognizer null --no-digest`` (native kernels);
-  the receive path of ``server/wire.py``.
+  the receive path of ``server/wire.py`` (AssemblyAI: the same, into
+  ``server/assemblyai.py`` and the sans-I/O AssemblyAI server session).
 - ``scribewire-py``: the same on the pure-Python twins (``SCRIBEWIRE_NO_EXTENSIONS=1``).
 - ``before``: ``scribewire serve --recognizer null`` from another source tree (the
   service before this fast path: websockets' receive path, a flush per message, SHA-256
   of every byte), when ``SCRIBEWIRE_BENCH_BEFORE`` names that tree's ``src`` folder with
   its kernels built in place; skipped otherwise.
-- ``websockets``: the peer, NOT a Transcribe service: a ``websockets`` server whose
+- ``websockets``: the peer, NOT a Transcribe or AssemblyAI service: a ``websockets`` server whose
   handler only does ``async for message in ws: pass`` (no parsing, no results): what any
   service built on that library's receive path spends before doing any work.
 - ``floor``: NOT a service: an ``asyncio.BufferedProtocol`` that answers the upgrade
@@ -35,8 +45,9 @@ could not keep up (``saturated``), and so does more than one AudioEvent per stre
 left unread in the server's socket buffers at the end of the window (``unread_kib``,
 from ``/proc/net/tcp``): the figure then understates its cost.
 
-Run: ``python bench/server_load.py [--streams 1000 5000] [--kind ...] [--window 5]``;
-the pytest-benchmark groups are in ``bench/test_bench_server.py``.
+Run: ``python bench/server_load.py [--streams 1000 5000] [--kind ...] [--window 5]
+[--protocol transcribe assemblyai]``; the pytest-benchmark groups are in
+``bench/test_bench_server.py``.
 """
 
 from __future__ import annotations
@@ -60,6 +71,9 @@ from client_load import _FloorProtocol, upgrade_answer  # noqa: E402
 __all__ = ["KINDS", "ServerLoadResult", "measure"]
 
 KINDS = ("scribewire", "scribewire-py", "before", "websockets", "floor")
+PROTOCOLS = ("transcribe", "assemblyai")
+#: the API key the AssemblyAI upgrades carry (``scribewire serve --assemblyai-api-key``)
+AAI_KEY = "bench-assemblyai-server-key"
 BEFORE_ENV = "SCRIBEWIRE_BENCH_BEFORE"
 CHUNK_SECONDS = 0.1
 SAMPLE_RATE = 16_000
@@ -75,6 +89,7 @@ class ServerLoadResult:
     kind: str
     streams: int
     audio: str  # "speech" (1 s speech, 1 s silence: results flow) or "silence" (none)
+    protocol: str  # "transcribe" (AudioEvents) or "assemblyai" (binary audio frames)
     window_s: float
     messages: int
     server_cpu_s: float
@@ -84,6 +99,8 @@ class ServerLoadResult:
     saturated: bool
     backlog_kib: float  # bytes the driver could not hand to the kernel yet, at the end
     unread_kib: float  # bytes in the server's socket receive queues, at the end
+    closed: int  # connections the server closed before the end (an AssemblyAI refusal
+    # comes after the 101: a wrong key would otherwise measure nothing)
 
 
 # --------------------------------------------------------------------------- servers
@@ -151,6 +168,7 @@ def _serve_peer(kind: str) -> None:
 
 
 def _server_argv(kind: str, streams: int) -> tuple[list[str], dict[str, str]]:
+    """The command of the ``kind`` server (ours answer both protocols on one port)."""
     env = {k: v for k, v in os.environ.items() if k != "SCRIBEWIRE_NO_EXTENSIONS"}
     if kind in ("websockets", "floor"):
         return [sys.executable, __file__, "--peer", kind], env
@@ -159,6 +177,7 @@ def _server_argv(kind: str, streams: int) -> tuple[list[str], dict[str, str]]:
         "import sys; from scribewire.server import serve_main; sys.exit(serve_main(sys.argv[1:]))",
         "--port", "0", "--recognizer", "null", "--quota", str(streams + 10),
         "--access-key-id", AK, "--secret-access-key", SK, "--region", REGION,
+        "--assemblyai-api-key", AAI_KEY,
     ]
     if kind == "before":
         src = os.environ.get(BEFORE_ENV)
@@ -173,6 +192,44 @@ def _server_argv(kind: str, streams: int) -> tuple[list[str], dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- driver
+
+
+class _Client(_FloorProtocol):
+    """A driver connection that keeps the first ``EARLY_NBYTES`` the server sends after
+    the 101 (where an AssemblyAI refusal's ``Error`` and close frame come) and ignores
+    the rest."""
+
+    EARLY_NBYTES = 4096
+
+    def __init__(self, target: str, host: str, headers: dict[str, str]) -> None:
+        super().__init__(target, host, headers)
+        self.early = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.upgraded.done():
+            super().data_received(data)
+            if self.upgraded.done():
+                self.early += self.head[self.head.find(b"\r\n\r\n") + 4 :]
+        elif len(self.early) < self.EARLY_NBYTES:
+            self.early += data
+
+    def server_closed(self) -> bool:
+        """Whether the server closed the connection or sent a close frame (RFC 6455
+        §5.2: server frames are unmasked; only the frame headers are walked)."""
+        if self.transport is None or self.transport.is_closing():
+            return True
+        data, at = bytes(self.early), 0
+        while at + 2 <= len(data):
+            opcode, size = data[at] & 0x0F, data[at + 1] & 0x7F
+            at += 2
+            if size >= 126:
+                width = 2 if size == 126 else 8
+                size = int.from_bytes(data[at : at + width], "big")
+                at += width
+            if opcode == 0x8:
+                return True
+            at += size
+        return False
 
 
 def _unread_nbytes(port: int) -> int:
@@ -192,8 +249,9 @@ def _unread_nbytes(port: int) -> int:
     return total
 
 
-def _frames() -> tuple[bytes, bytes]:
-    """The masked AudioEvent frames of 100 ms of speech and of silence."""
+def _frames(protocol: str) -> tuple[bytes, bytes]:
+    """The masked audio message frames of 100 ms of speech and of silence: AudioEvents
+    (``transcribe``) or binary frames (``assemblyai``)."""
     import numpy as np
 
     from scribewire.wsframe import ClientFramer
@@ -201,36 +259,50 @@ def _frames() -> tuple[bytes, bytes]:
     framer = ClientFramer()
     speech = np.full(CHUNK_SAMPLES, 1000, "<i2").tobytes()  # -30 dBFS: speech to `null`
     silence = bytes(2 * CHUNK_SAMPLES)
+    if protocol == "assemblyai":
+        return framer.binary_frame(speech), framer.binary_frame(silence)
     (s,) = framer.audio_event_frames(speech, len(speech))
     (q,) = framer.audio_event_frames(silence, len(silence))
     return s, q
 
 
-async def _drive(
-    url: str, streams: int, warmup: float, window: float, pid: int, audio: str = "speech"
-) -> ServerLoadResult:
+def _upgrade(url: str, protocol: str) -> tuple[str, dict[str, str]]:
+    """The request target and extra headers of one stream's upgrade."""
+    if protocol == "assemblyai":
+        query = f"sample_rate={SAMPLE_RATE}&encoding=pcm_s16le"
+        return f"/v3/ws?{query}", {"Authorization": AAI_KEY}
     from scribewire.transcribe.credentials import Credentials
     from scribewire.transcribe.params import StreamParams
     from scribewire.transcribe.session import TranscribeSession
 
+    params = StreamParams(language_code="en-US", media_encoding="pcm", sample_rate=SAMPLE_RATE)
+    full = TranscribeSession(params).request_url(
+        Credentials(AK, SK), time.time(), region=REGION, endpoint=url
+    )
+    return "/" + full.split("://", 1)[1].split("/", 1)[1], {}
+
+
+async def _drive(
+    url: str, streams: int, warmup: float, window: float, pid: int, audio: str = "speech",
+    protocol: str = "transcribe",
+) -> ServerLoadResult:
     loop = asyncio.get_running_loop()
     hostport = url.split("://", 1)[1]
     host, _, port = hostport.rpartition(":")
-    creds = Credentials(AK, SK)
-    params = StreamParams(language_code="en-US", media_encoding="pcm", sample_rate=SAMPLE_RATE)
-    clients: list[_FloorProtocol] = []
+    clients: list[_Client] = []
 
     async def one() -> None:
-        full = TranscribeSession(params).request_url(creds, time.time(), region=REGION, endpoint=url)
-        target = "/" + full.split("://", 1)[1].split("/", 1)[1]
-        _, client = await loop.create_connection(lambda: _FloorProtocol(target, hostport), host, int(port))
+        target, headers = _upgrade(url, protocol)
+        _, client = await loop.create_connection(
+            lambda: _Client(target, hostport, headers), host, int(port)
+        )
         await client.upgraded
         clients.append(client)
 
     for at in range(0, streams, 100):
         await asyncio.gather(*(one() for _ in range(min(100, streams - at))))
     writes = [c.transport.write for c in clients if c.transport is not None]
-    speech, silence = _frames()
+    speech, silence = _frames(protocol)
 
     t0 = loop.time()
     next_frame = 0
@@ -261,6 +333,7 @@ async def _drive(
     m1, c1, w1 = sent, cpu_seconds(pid), loop.time()
     backlog = sum(c.transport.get_write_buffer_size() for c in clients if c.transport is not None)
     unread = _unread_nbytes(int(port))
+    closed = sum(c.server_closed() for c in clients)
     if handle is not None:
         handle.cancel()
     for c in clients:
@@ -274,6 +347,7 @@ async def _drive(
         kind="",
         streams=streams,
         audio=audio,
+        protocol=protocol,
         window_s=round(w1 - w0, 3),
         messages=messages,
         server_cpu_s=round(cpu, 3),
@@ -283,6 +357,7 @@ async def _drive(
         saturated=load > 0.9 or unread > streams * len(speech),
         backlog_kib=round(backlog / 1024, 1),
         unread_kib=round(unread / 1024, 1),
+        closed=closed,
     )
 
 
@@ -290,18 +365,21 @@ async def _drive(
 
 
 def measure(
-    kind: str, streams: int, *, warmup: float = WARMUP, window: float = 5.0, audio: str = "speech"
+    kind: str, streams: int, *, warmup: float = WARMUP, window: float = 5.0, audio: str = "speech",
+    protocol: str = "transcribe",
 ) -> ServerLoadResult:
-    """Start the ``kind`` server, drive it with ``streams`` streams from a child process,
-    return the figures.
+    """Start the ``kind`` server, drive it with ``streams`` streams of ``protocol`` from a
+    child process, return the figures.
 
     Raises:
-        ValueError: unknown ``kind``.
+        ValueError: unknown ``kind`` or ``protocol``.
         LookupError: ``before`` without ``SCRIBEWIRE_BENCH_BEFORE``.
         RuntimeError: the server did not start.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}, expected one of {KINDS}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}, expected one of {PROTOCOLS}")
     argv, env = _server_argv(kind, streams)
     server = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -314,7 +392,7 @@ def measure(
         out = subprocess.run(
             [sys.executable, __file__, "--drive", url, "--server-pid", str(server.pid),
              "--streams", str(streams), "--warmup", str(warmup), "--window", str(window),
-             "--audio", audio],
+             "--audio", audio, "--protocol", protocol],
             check=True, capture_output=True, text=True, timeout=600, env=driver_env,
         ).stdout
         result = ServerLoadResult(**json.loads(out.strip().splitlines()[-1]))
@@ -340,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="repeat, kinds interleaved")
     parser.add_argument("--audio", choices=["speech", "silence"], default="speech",
                         help="speech: 1 s speech, 1 s silence (results flow); silence: no results")
+    parser.add_argument("--protocol", choices=PROTOCOLS, nargs="+", default=["transcribe"],
+                        help="the streams' protocol(s): Transcribe AudioEvents, AssemblyAI binary audio")
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
     parser.add_argument("--peer", choices=["websockets", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)
@@ -350,22 +430,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.drive:
         r = asyncio.run(
-            _drive(args.drive, args.streams[0], args.warmup, args.window, args.server_pid, args.audio)
+            _drive(args.drive, args.streams[0], args.warmup, args.window, args.server_pid, args.audio,
+                   args.protocol[0])
         )
         print(json.dumps(asdict(r)), flush=True)
         return 0
+    runs = [(p, n, k) for p in args.protocol for n in args.streams for k in args.kind
+            if k != "before" or os.environ.get(BEFORE_ENV)]
     for _ in range(args.rounds):
-        for n in args.streams:
-            for kind in args.kind:
-                if kind == "before" and not os.environ.get(BEFORE_ENV):
-                    continue
-                r = measure(kind, n, warmup=args.warmup, window=args.window, audio=args.audio)
-                if args.json:
-                    print(json.dumps(asdict(r)), flush=True)
-                else:
-                    print(f"{r.kind:>13} N={r.streams:>5} {r.audio}: {r.cpu_us_per_message:7.2f} us server CPU/message, "
-                          f"{r.streams_per_core:>6.0f} streams/core, load {r.server_load:.2f}"
-                          f"{' SATURATED' if r.saturated else ''}, unread {r.unread_kib} KiB", flush=True)
+        for protocol, n, kind in runs:
+            r = measure(kind, n, warmup=args.warmup, window=args.window, audio=args.audio,
+                        protocol=protocol)
+            if args.json:
+                print(json.dumps(asdict(r)), flush=True)
+            else:
+                print(f"{r.protocol:>10} {r.kind:>13} N={r.streams:>5} {r.audio}: "
+                      f"{r.cpu_us_per_message:7.2f} us server CPU/message, "
+                      f"{r.streams_per_core:>6.0f} streams/core, load {r.server_load:.2f}"
+                      f"{' SATURATED' if r.saturated else ''}, unread {r.unread_kib} KiB"
+                      f"{f', {r.closed} CLOSED by the server' if r.closed else ''}", flush=True)
     return 0
 
 

@@ -87,6 +87,18 @@ def words_of(text: str) -> list[str]:
     return [digits[int(w)] if w.isdigit() and len(w) == 1 else w for w in text.split()]
 
 
+def in_order(ref: list[str], hyp: list[str]) -> int:
+    """How many of ``ref``'s words ``hyp`` holds in order (their longest common
+    subsequence)."""
+    prev = [0] * (len(hyp) + 1)
+    for r in ref:
+        cur = [0]
+        for j, h in enumerate(hyp):
+            cur.append(prev[j] + 1 if r == h else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
 class FakeTimer:
     """The handle ``FakeLoop.call_at`` returns."""
 

@@ -1,8 +1,10 @@
 """The local service's ``/v3/ws`` and ``/v3/token`` (issue 12), on real loopback sockets.
 
-The official ``assemblyai`` SDK, unmodified, is the oracle client; raw ``websockets``
-clients check each fault's close code and reason; scribewire's own ``AssemblyAIClient``
-checks every byte arrives (the service's SHA-256 of what it received).
+The official ``assemblyai`` SDK, unmodified, is the oracle client (``ws://``, and
+``wss://`` with a self-signed certificate trusted through ``SSL_CERT_FILE``, with a
+temporary token); raw ``websockets`` clients check each fault's close code and reason;
+scribewire's own ``AssemblyAIClient`` checks every byte arrives (the service's SHA-256 of
+what it received). The corpus runs are in ``test_assemblyai_corpus.py``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _aai_service import KEY, ThreadedService
+from _tls import self_signed_cert, server_context
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -34,42 +37,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:ConnectionClosed.* is deprecated:DeprecationWarning"),
 ]
 
-KEY = "aai-local-test-key-0123456789abcdef"
 CLIP = "ps_goforward.16k.wav"  # "go forward ten meters", 2.8 s
-
-
-class ThreadedService:
-    """The service on its own loop in a thread (the SDK's client is synchronous)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with LocalTranscribeService(**self.kwargs) as svc:
-            self.svc = svc
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> ThreadedService:
-        self._thread.start()
-        assert self._ready.wait(30)
-        return self
-
-    @property
-    def url(self) -> str:
-        return self.svc.url
-
-    def finished(self, count: int) -> list[Any]:
-        future = asyncio.run_coroutine_threadsafe(self.svc.wait_finished(count, 30), self.loop)
-        return future.result(60)
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
 
 
 def _pcm(shared_dir: Path, name: str, rate: int) -> bytes:
@@ -118,6 +86,12 @@ def test_official_sdk_streams_a_clip(shared_dir: Path, rate: int, encoding: str)
     with ThreadedService(recognizer="pocketsphinx", assemblyai_api_key=KEY) as svc:
         seen = _sdk_stream(svc.url, wire, rate, encoding, format_turns=True)
         (stats,) = svc.finished(1)
+    _check_sdk_session(seen, stats, wire, len(pcm) / (2 * rate))
+
+
+def _check_sdk_session(seen: dict[str, list[Any]], stats: Any, wire: bytes, seconds: float) -> None:
+    """One clean SDK session of ``CLIP``: ``Begin``, turns holding "forward" in order,
+    ``Termination`` with the clip's whole seconds, every byte received."""
     assert seen["error"] == []
     assert len(seen["begin"]) == 1
     # the SDK's disconnect(terminate=True) may stop reading before the last formatted
@@ -127,8 +101,45 @@ def test_official_sdk_streams_a_clip(shared_dir: Path, rate: int, encoding: str)
     orders = [t.turn_order for t in seen["turn"]]
     assert orders == sorted(orders)
     (term,) = seen["termination"]
-    assert term.audio_duration_seconds == round(len(pcm) / (2 * rate))
+    assert term.audio_duration_seconds == round(seconds)
     assert stats.audio_sha256 == hashlib.sha256(wire).hexdigest()
+
+
+def test_official_sdk_over_wss_with_a_self_signed_certificate(
+    shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wss://`` and ``https://`` (the SDK's defaults for a bare host) to the service with
+    a self-signed certificate the client trusts through ``SSL_CERT_FILE`` only: a
+    temporary token from the SDK's own ``create_temporary_token``, a session with it;
+    then scribewire's ``AssemblyAIClient`` on the same ``wss://`` URL; and, with the
+    certificate not trusted, the SDK refused (so the check really happened)."""
+    from assemblyai.streaming.v3 import StreamingClient, StreamingClientOptions
+
+    cert, key = self_signed_cert(tmp_path)
+    pcm = _pcm(shared_dir, CLIP, 16_000)
+    ctx = server_context(cert, key)
+    with ThreadedService(recognizer="pocketsphinx", assemblyai_api_key=KEY, ssl=ctx) as svc:
+        assert svc.url.startswith("wss://")
+        host = svc.url.removeprefix("wss://")  # "127.0.0.1:PORT", as for api.assemblyai.com
+        untrusted = _sdk_stream(host, pcm, 16_000, "pcm_s16le")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        sdk = StreamingClient(StreamingClientOptions(api_host=host, api_key=KEY))
+        token = sdk.create_temporary_token(expires_in_seconds=60)
+        seen = _sdk_stream(host, pcm, 16_000, "pcm_s16le", token=token, format_turns=True)
+        (stats,) = svc.finished(1)
+
+        async def ours() -> list[Any]:
+            client = AssemblyAIClient(api_key=KEY, endpoint=svc.url, speed=20.0)
+            return await client.transcribe_file(
+                shared_dir / "audio" / CLIP, StreamingParams(sample_rate=16_000)
+            )
+
+        events = asyncio.run(asyncio.wait_for(ours(), 60))
+        (_, ours_stats) = svc.finished(2)
+    assert untrusted["begin"] == [] and "CERTIFICATE_VERIFY_FAILED" in str(untrusted["error"])
+    _check_sdk_session(seen, stats, pcm, len(pcm) / 32_000)
+    assert isinstance(events[-1], Termination)
+    assert ours_stats.audio_nbytes >= len(pcm) and ours_stats.close_code == 1000
 
 
 def test_temporary_token_from_v3_token(shared_dir: Path) -> None:

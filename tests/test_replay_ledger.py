@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import words_of
+from conftest import in_order, words_of
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -541,17 +541,6 @@ def test_shift_utterance_and_category_in_milliseconds() -> None:
 # --------------------------------------------------------------------------- end to end
 
 CLIP = "vosk_digits_10001_90210_01803.wav"  # three digit groups with pauses, 8.3 s, 16 kHz
-
-
-def in_order(ref: list[str], hyp: list[str]) -> int:
-    """Length of the longest common subsequence of two word lists."""
-    prev = [0] * (len(hyp) + 1)
-    for r in ref:
-        cur = [0]
-        for j, h in enumerate(hyp):
-            cur.append(prev[j] + 1 if r == h else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
 
 
 async def _read(

@@ -26,6 +26,7 @@ from _server_client import (
     presign,
     run_stream,
 )
+from _tls import self_signed_cert, server_context
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -177,37 +178,10 @@ def test_call_analytics_configuration_and_roles() -> None:
 
 
 def test_tls(tmp_path) -> None:
-    import shutil
     import ssl
-    import subprocess
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl command not available to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(cert, key)
+    cert, key = self_signed_cert(tmp_path)
+    server_ctx = server_context(cert, key)
     client_ctx = ssl.create_default_context(cafile=str(cert))
 
     async def main() -> Any:
