@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -9,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -362,3 +364,26 @@ def test_missing_local_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys
     assert main(["serve", "--port", "0"]) == 2
     serve_err = capsys.readouterr().err.strip()
     assert serve_err.count("\n") == 0 and "pip install 'scribewire[local]'" in serve_err
+
+
+@pytest.mark.parametrize("provider", ["transcribe", "assemblyai"])
+def test_the_in_process_service_gets_a_deadline_for_its_own_recognizer(provider: str) -> None:
+    """Against the embedded service, end() waits for the local recognizer, which shares
+    this machine's cores with every stream: not the 30 s that suits a cloud service."""
+    import contextlib
+    import io
+
+    from scribewire.cli.flags import subparser
+    from scribewire.cli.main import LOCAL_END_TIMEOUT, _client_options, build_parser
+
+    args = subparser(build_parser(), "transcribe").parse_args(
+        [CALL, "--local", "--provider", provider, "--recognizer", "null"]
+    )
+
+    async def options() -> dict[str, Any]:
+        async with contextlib.AsyncExitStack() as stack:
+            return dict(await _client_options(args, io.StringIO(), stack))
+
+    got = asyncio.run(options())
+    assert got["end_timeout"] == LOCAL_END_TIMEOUT >= 300
+    assert got["endpoint"].startswith("ws://127.0.0.1:")

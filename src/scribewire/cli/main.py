@@ -488,6 +488,14 @@ async def _run_jobs(
     await asyncio.gather(*(one(job, fmt) for job, fmt in formatters))
 
 
+#: ``end()``'s deadline against the in-process service, s. It stays a deadline (a service
+#: cannot hold ``end()`` forever), but the embedded recognizer shares this machine's cores
+#: with every stream of ``--concurrency``: with pocketsphinx (about 0.5 CPU s per audio s)
+#: eight streams on two cores finish their last words well after the 30 s that suits a
+#: cloud service, and a stream ended at 30 s would be an error for no fault of anyone's.
+LOCAL_END_TIMEOUT = 600.0
+
+
 def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.AsyncExitStack) -> Any:
     """Decide the endpoint: AWS, --endpoint, or the in-process local service."""
 
@@ -533,7 +541,12 @@ def _client_options(args: argparse.Namespace, err: TextIO, stack: contextlib.Asy
             f"(recognizer {args.recognizer}, {where})\n"
         )
         credentials: Credentials = svc.credentials
-        return {"endpoint": svc.url, "region": svc.region, "credentials": credentials}
+        return {
+            "endpoint": svc.url,
+            "region": svc.region,
+            "credentials": credentials,
+            "end_timeout": LOCAL_END_TIMEOUT,
+        }
 
     return decide()
 
@@ -579,7 +592,11 @@ async def _assemblyai_options(
         f"(recognizer {args.recognizer}, {where})\n"
     )
     reveal = getattr(local_key, "reveal", None)
-    return {"endpoint": svc.url, "api_key": reveal() if reveal else str(local_key)}
+    return {
+        "endpoint": svc.url,
+        "api_key": reveal() if reveal else str(local_key),
+        "end_timeout": LOCAL_END_TIMEOUT,
+    }
 
 
 def transcribe_main(
