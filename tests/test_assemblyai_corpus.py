@@ -275,3 +275,40 @@ def test_mulaw_call_two_sessions_pocketsphinx_turns_inside_manifest_turns(
         heard |= {w for t in finals for w in words_of(t.transcript)}
     said = {w for t in in_window for w in words_of(t["text"])}
     assert len(heard & said) >= 5, (heard, said)
+
+
+def test_min_turn_silence_joins_turns_closer_than_it(shared_dir: Path) -> None:
+    """With ``min_turn_silence`` set, a turn ends only after that much silence: the
+    manifest's turns of a channel separated by less come back as one turn."""
+    path, turns = _call(shared_dir)
+    hold_ms = 4500
+    params = StreamingParams(sample_rate=8_000, encoding="pcm_mulaw", min_turn_silence=hold_ms)
+
+    async def one(channel: int) -> list[Any]:
+        script = {0: ReplayScript.from_turns(turns, channel=channel)}
+        async with LocalTranscribeService(
+            recognizer="replay", replay=script, assemblyai_api_key=KEY
+        ) as svc:
+            client = AssemblyAIClient(api_key=KEY, endpoint=svc.url, speed=100.0)
+            return await client.transcribe_file(path, params, channel=channel)
+
+    async def main() -> list[list[Any]]:
+        return list(await asyncio.gather(one(0), one(1)))
+
+    runs = asyncio.run(asyncio.wait_for(main(), 120))
+    merged_any = False
+    for channel, events in enumerate(runs):
+        groups: list[list[dict[str, Any]]] = []
+        for t in (t for t in turns if t["channel"] == channel):
+            if groups and 1000 * (t["start_s"] - groups[-1][-1]["end_s"]) < hold_ms:
+                groups[-1].append(t)
+                merged_any = True
+            else:
+                groups.append([t])
+        finals = _end_of_turns(events)
+        assert [t.turn_order for t in finals] == list(range(len(groups))), channel
+        for got, group in zip(finals, groups, strict=True):
+            assert abs(got.words[0].start - 1000 * group[0]["start_s"]) <= 1, (channel, got)
+            assert abs(got.words[-1].end - 1000 * group[-1]["end_s"]) <= 1, (channel, got)
+            assert words_of(got.transcript) == words_of(" ".join(t["text"] for t in group))
+    assert merged_any  # the threshold is between the call's gaps: some turns joined

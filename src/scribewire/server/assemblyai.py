@@ -20,8 +20,15 @@ between the wire, that session and a recognizer.
 - ``ForceEndpoint``: the open turn ends at once with the words heard so far; later
   updates of that recognizer segment are dropped (the recognizer keeps its own
   segmentation). ``UpdateConfiguration`` is validated and applied to the session's
-  parameters; the local recognizer segments by its own voice activity detection, so the
-  turn-silence settings do not change where turns end (documented, not hidden).
+  parameters. Turn ends follow the recognizer's voice activity detection, and
+  ``min_turn_silence`` (ms, set at the start or by ``UpdateConfiguration``) as far as
+  that allows: a recognizer segment's end of turn waits until the audio heard is that
+  much past its last word, and a segment that starts sooner continues the same turn
+  (its words joined to the held ones). Unset, each segment is one turn (the recognizer's
+  own silence rule; the service's 400 ms default is not imposed on it).
+  ``max_turn_silence`` and ``end_of_turn_confidence_threshold`` are accepted and change
+  nothing: the recognizer already ends a segment at its own silence limit and gives no
+  end-of-turn confidence (documented, not hidden).
 - ``speaker_labels``: answered with ``"UNKNOWN"`` (the recognizer cannot tell speakers
   apart; one speaker per stream is the honest label). μ-law audio is decoded for the
   recognizer.
@@ -38,6 +45,8 @@ import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ..assemblyai.limits import REASON_TOO_MANY_SESSIONS, CloseCode
 from ..assemblyai.server_session import (
@@ -86,6 +95,10 @@ class AssemblyAIStream:
         self.digest = hashlib.sha256() if service.digest else None
         self.forced: set[int] = set()  # recognizer segments ended by ForceEndpoint
         self.last: dict[int, Segment] = {}  # latest partial of each open segment
+        # with min_turn_silence set: the words of ended segments whose end of turn waits
+        # for that much silence (a segment starting sooner continues the same turn)
+        self.held: list[RecognizedWord] = []
+        self.waiting = False  # the held words' segment ended: silence decides the turn
         self.mulaw = session.params is not None and session.params.encoding == "pcm_mulaw"
 
     # ---------------------------------------------------------------- WireHandler
@@ -185,23 +198,60 @@ class AssemblyAIStream:
                 )
                 for i, w in enumerate(seg.words)
             ]
+            hold = self._hold_ms()
+            if self.waiting and words:
+                if hold is None or words[0].start - self.held[-1].end >= hold:
+                    self._release()  # the silence before this segment ended the turn
+                else:
+                    self.waiting = False  # it starts sooner: the same turn goes on
+            if self.held:
+                words = [*self.held, *words]
             if seg.is_partial:
                 self.last[seg.segment_id] = seg
                 if words:
                     session.emit_turn(words, end_of_turn=False)
             else:
                 self.last.pop(seg.segment_id, None)
-                if words or session.turn_is_open:
+                if words and hold is not None:  # the end of turn waits for the silence
+                    self.held = [msgspec.structs.replace(w, final=True) for w in words]
+                    self.waiting = True
+                elif words or session.turn_is_open:
+                    self.held, self.waiting = [], False
                     session.emit_turn(words, end_of_turn=True)
                     self.stats.finals_sent += 1
 
+    def _hold_ms(self) -> int | None:
+        """``min_turn_silence`` as the client set it (or updated it), ms; None: the
+        recognizer's own segmentation decides where turns end."""
+        params = self.session.params
+        value = None if params is None else params.min_turn_silence
+        return None if value is None else int(value)
+
+    def _release(self, now_ms: float | None = None) -> None:
+        """End the held turn: at once (``now_ms`` None), or once the audio heard reaches
+        ``min_turn_silence`` past its last word."""
+        if not self.held:
+            return
+        hold = self._hold_ms()
+        if now_ms is not None and (
+            not self.waiting or (hold is not None and now_ms - self.held[-1].end < hold)
+        ):
+            return
+        words, self.held, self.waiting = self.held, [], False
+        self.session.emit_turn(words, end_of_turn=True)
+        self.stats.finals_sent += 1
+
     def _force_endpoint(self) -> None:
         """End the open turn now with the words of its latest partial."""
-        if not self.session.turn_is_open or not self.last:
+        if not self.last:
+            self._release()  # a held turn ends now
+            return
+        if not self.session.turn_is_open:
             return
         seg_id, seg = max(self.last.items())
         self.last.clear()
         self._emit([type(seg)(seg.segment_id, seg.start, seg.end, seg.words, False)])
+        self._release()  # now, whatever min_turn_silence says
         self.forced.add(seg_id)  # the recognizer's own updates of it are dropped
 
     async def work(self) -> None:
@@ -229,6 +279,7 @@ class AssemblyAIStream:
             if item is _END:
                 segments = await self._call(rec.finish)
                 self._emit(segments)
+                self._release()
                 if session.turn_is_open:  # a partial the recognizer never finalised
                     self._force_endpoint()
                 if session.state is ServerState.TERMINATING or session.state is ServerState.OPEN:
@@ -240,6 +291,9 @@ class AssemblyAIStream:
             else:
                 pcm = bytes(ulaw_decode(item.audio)) if self.mulaw else item.audio
                 self._emit(await self._call(rec.accept, pcm, item.start))
+                if self.waiting:  # the audio clock at the end of this piece, ms
+                    rate = session.params.sample_rate if session.params else 16000
+                    self._release((item.start + len(pcm) / 2 / rate) * 1000)
             self.flush()
             await wire.drain()
 
