@@ -1,15 +1,20 @@
-"""scribewire's Transcribe STT plugin for livekit-agents: an audio file in as
-``rtc.AudioFrame``\\s, speech events out.
+"""scribewire's STT plugins for livekit-agents: an audio file in as ``rtc.AudioFrame``\\s,
+speech events out.
 
-By default it starts the local Transcribe-compatible service in-process (no account
-needed); ``--aws REGION`` uses Amazon Transcribe with your AWS credentials. In an agent,
-the plugin goes where livekit's AWS plugin went::
+By default it starts the local service in-process (no account needed) and uses its
+Transcribe endpoint; ``--assemblyai`` uses its AssemblyAI endpoint instead. ``--aws
+REGION`` uses Amazon Transcribe with your AWS credentials, ``--assemblyai --cloud``
+AssemblyAI with ``ASSEMBLYAI_API_KEY``. In an agent, the plugin goes where livekit's
+went::
 
     # from livekit.plugins import aws;  stt=aws.STT(language="en-US")
     from scribewire.integrations.livekit import TranscribeSTT;  stt=TranscribeSTT(language="en-US")
 
-Usage: ``python examples/livekit_agent.py examples/call.wav [--speed 4] [--aws REGION]``
-(needs ``pip install 'scribewire[livekit,local]'``).
+    # from livekit.plugins import assemblyai;  stt=assemblyai.STT()
+    from scribewire.integrations.livekit import AssemblyAISTT;  stt=AssemblyAISTT()
+
+Usage: ``python examples/livekit_agent.py examples/call.wav [--speed 4] [--aws REGION |
+--assemblyai [--cloud]]`` (needs ``pip install 'scribewire[livekit,local]'``).
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ from livekit import rtc
 from livekit.agents import stt
 
 from scribewire.audio import open_audio
-from scribewire.integrations.livekit import TranscribeSTT
+from scribewire.integrations.livekit import AssemblyAISTT, TranscribeSTT
 from scribewire.server import LocalTranscribeService
 
 RATE = 48000  # a WebRTC track's rate: the plugin resamples to the stream's 16 kHz
 
 
-async def run(plugin: TranscribeSTT, path: str, speed: float) -> None:
+async def run(plugin: stt.STT, path: str, speed: float) -> None:
     with open_audio(path) as src:
         pcm = src.read(sample_rate=RATE, channels=1, channel=0)
     async with plugin.stream() as recognizer:
@@ -59,12 +64,26 @@ async def main() -> None:
     parser.add_argument("file")
     parser.add_argument("--speed", type=float, default=1.0, help="local service only")
     parser.add_argument("--aws", metavar="REGION", help="use Amazon Transcribe in REGION")
+    parser.add_argument("--assemblyai", action="store_true", help="AssemblyAI, not Transcribe")
+    parser.add_argument("--cloud", action="store_true", help="with --assemblyai: AssemblyAI's")
     parser.add_argument("--recognizer", default="pocketsphinx", help="the local service's")
     args = parser.parse_args()
     if args.aws:
         await run(TranscribeSTT(region=args.aws), args.file, 1.0)
         return
+    if args.assemblyai and args.cloud:
+        await run(AssemblyAISTT(), args.file, 1.0)  # the key: ASSEMBLYAI_API_KEY
+        return
     async with LocalTranscribeService(recognizer=args.recognizer) as svc:
+        if args.assemblyai:
+            # AssemblyAI closes a session sent audio far ahead of real time (3007): paced
+            aai = AssemblyAISTT(
+                api_key=svc.assemblyai_api_key.reveal(),
+                endpoint=svc.url,
+                client_options={"speed": max(1.0, 2 * args.speed)},
+            )
+            await run(aai, args.file, args.speed)
+            return
         c = svc.credentials
         plugin = TranscribeSTT(
             api_key=c.access_key_id,

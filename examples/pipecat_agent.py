@@ -1,15 +1,21 @@
-"""A pipecat pipeline with scribewire's Transcribe STT service: an audio file in as
+"""A pipecat pipeline with scribewire's STT services: an audio file in as
 InputAudioRawFrames, transcripts out.
 
-By default it starts the local Transcribe-compatible service in-process (no account
-needed); ``--aws REGION`` uses Amazon Transcribe with your AWS credentials. Migrating a
-pipecat app is one line::
+By default it starts the local service in-process (no account needed) and uses its
+Transcribe endpoint; ``--assemblyai`` uses its AssemblyAI endpoint instead. ``--aws
+REGION`` uses Amazon Transcribe with your AWS credentials, ``--assemblyai --cloud``
+AssemblyAI with ``ASSEMBLYAI_API_KEY``. Migrating a pipecat app is one line::
 
     # from pipecat.services.aws.stt import AWSTranscribeSTTService
-    from scribewire.integrations.pipecat import TranscribeSTTService as AWSTranscribeSTTService
+    from scribewire.assemblyai import Turn
+from scribewire.integrations.pipecat import AssemblyAISTTService
+from scribewire.integrations.pipecat import TranscribeSTTService as AWSTranscribeSTTService
 
-Usage: ``python examples/pipecat_agent.py examples/call.wav [--speed 4] [--aws REGION]``
-(needs ``pip install 'scribewire[pipecat,local]'``).
+    # from pipecat.services.assemblyai.stt import AssemblyAISTTService
+    from scribewire.integrations.pipecat import AssemblyAISTTService
+
+Usage: ``python examples/pipecat_agent.py examples/call.wav [--speed 4] [--aws REGION |
+--assemblyai [--cloud]]`` (needs ``pip install 'scribewire[pipecat,local]'``).
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from scribewire.assemblyai import Turn
 from scribewire.audio import open_audio
+from scribewire.integrations.pipecat import AssemblyAISTTService
 from scribewire.integrations.pipecat import TranscribeSTTService as AWSTranscribeSTTService
 from scribewire.server import LocalTranscribeService
 
@@ -73,11 +81,17 @@ class Printer(FrameProcessor):
             print(f"  … {frame.text}", flush=True)
         elif isinstance(frame, TranscriptionFrame):
             r = frame.result
-            print(f"{r.start_time:7.2f}-{r.end_time:7.2f} {frame.text}", flush=True)
+            if isinstance(r, Turn):  # AssemblyAI: word times in ms
+                words = r.words or ()
+                start = words[0].start / 1000 if words else 0.0
+                end = words[-1].end / 1000 if words else 0.0
+            else:
+                start, end = r.start_time, r.end_time
+            print(f"{start:7.2f}-{end:7.2f} {frame.text}", flush=True)
         await self.push_frame(frame, direction)
 
 
-async def run(stt: AWSTranscribeSTTService, path: str, speed: float) -> None:
+async def run(stt: Any, path: str, speed: float) -> None:
     source = FileSource(path, speed)
     worker = PipelineWorker(
         Pipeline([source, stt, Printer()]),
@@ -98,12 +112,26 @@ async def main() -> None:
     parser.add_argument("file")
     parser.add_argument("--speed", type=float, default=1.0, help="local service only")
     parser.add_argument("--aws", metavar="REGION", help="use Amazon Transcribe in REGION")
+    parser.add_argument("--assemblyai", action="store_true", help="AssemblyAI, not Transcribe")
+    parser.add_argument("--cloud", action="store_true", help="with --assemblyai: AssemblyAI's")
     parser.add_argument("--recognizer", default="pocketsphinx", help="the local service's")
     args = parser.parse_args()
     if args.aws:
         await run(AWSTranscribeSTTService(region=args.aws), args.file, 1.0)
         return
+    if args.assemblyai and args.cloud:
+        await run(AssemblyAISTTService(), args.file, 1.0)  # the key: ASSEMBLYAI_API_KEY
+        return
     async with LocalTranscribeService(recognizer=args.recognizer) as svc:
+        if args.assemblyai:
+            # AssemblyAI closes a session sent audio far ahead of real time (3007): paced
+            stt: Any = AssemblyAISTTService(
+                api_key=svc.assemblyai_api_key.reveal(),
+                endpoint=svc.url,
+                client_options={"speed": max(1.0, 2 * args.speed)},
+            )
+            await run(stt, args.file, args.speed)
+            return
         c = svc.credentials
         options: dict[str, Any] = {"speed": math.inf if args.speed > 1 else 1.0}
         stt = AWSTranscribeSTTService(

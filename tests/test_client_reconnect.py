@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from conftest import words_of
 
-from scribewire import TranscribeClient
+from scribewire import AssemblyAIClient, TranscribeClient
+from scribewire.assemblyai import StreamingParams, Turn
 from scribewire.audio import open_audio
 from scribewire.errors import ParameterError
 from scribewire.server import LocalTranscribeService, NullRecognizer
@@ -112,6 +113,25 @@ def check_coverage(
     assert reached == len(pcm)
 
 
+async def stream_all(stream: Any, pcm: bytes, piece: int, pause: float = 0.0) -> list[Any]:
+    """Send ``pcm`` in ``piece``-byte sends (``pause`` s apart), end the stream, and
+    return every event it gave, read concurrently."""
+    events: list[Any] = []
+
+    async def read() -> None:
+        async for event in stream:
+            events.append(event)
+
+    reader = asyncio.ensure_future(read())
+    for i in range(0, len(pcm), piece):
+        await stream.send(pcm[i : i + piece])
+        if pause:
+            await asyncio.sleep(pause)
+    await stream.end()
+    await reader
+    return events
+
+
 def finals_of(events: list[Any]) -> list[Any]:
     return [
         r
@@ -136,17 +156,7 @@ async def test_connection_cut_mid_clip_reconnects_and_replays(shared_dir: Path) 
                 speed=3.0,
             )
             async with client.stream(PARAMS) as stream:
-                events: list[Any] = []
-
-                async def read() -> None:
-                    async for event in stream:
-                        events.append(event)
-
-                reader = asyncio.ensure_future(read())
-                for i in range(0, len(pcm), 3_200):
-                    await stream.send(pcm[i : i + 3_200])
-                await stream.end()
-                await reader
+                events = await stream_all(stream, pcm, 3_200)
             stats = await svc.wait_finished(2)
     assert stream.connections == 2 and stream.ledger.reconnects == 1
     assert stream.ledger.dropped_seconds == 0
@@ -164,6 +174,24 @@ async def test_connection_cut_mid_clip_reconnects_and_replays(shared_dir: Path) 
     heard = words_of(" ".join(r.alternatives[0].transcript for r in finals if r.alternatives))
     # the digits of the last group were spoken after the cut: they must be there
     assert reference[-3:] == heard[-3:] or set(reference[-3:]) <= set(heard)
+
+
+@aio
+async def test_assemblyai_audio_sent_while_reconnecting_is_replayed(shared_dir: Path) -> None:
+    """AssemblyAI's session is closed by the loss (§4.7): audio the caller sends before
+    the next connection (the supervisor's backoff) goes to the ledger and is replayed,
+    never to the dead session (which refuses it: SessionStateError)."""
+    pcm, reference = load(shared_dir)
+    async with LocalTranscribeService(recognizer="pocketsphinx", assemblyai_api_key="k") as svc:
+        async with Relay(svc.port, cut_after=int(len(pcm) * 0.6)) as relay_port:
+            client = AssemblyAIClient(api_key="k", endpoint=f"ws://127.0.0.1:{relay_port}", speed=8.0)
+            async with client.stream(StreamingParams(sample_rate=16_000)) as stream:
+                # 20 ms pieces at 4x real time, as a live source sends (slower than the
+                # client's pace: some land in the backoff before the reconnect)
+                events = await stream_all(stream, pcm, 640, pause=0.005)
+    assert stream.connections == 2 and stream.ledger.dropped_seconds == 0
+    heard = words_of(" ".join(e.transcript for e in events if isinstance(e, Turn) and e.end_of_turn))
+    assert set(reference[-3:]) <= set(heard), heard  # the group spoken after the cut
 
 
 @aio

@@ -63,15 +63,21 @@ class AudioSource(FrameProcessor):
 
 
 class Collector(FrameProcessor):
+    """Keeps the transcription frames that reach it (``frames``) and the names of every
+    other frame type it saw going downstream (``kinds``, in order)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.frames: list[Frame] = []
         self.errors: list[ErrorFrame] = []
+        self.kinds: list[str] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)):
             self.frames.append(frame)
+        elif not isinstance(frame, InputAudioRawFrame):
+            self.kinds.append(type(frame).__name__)
         await self.push_frame(frame, direction)
 
     @property
@@ -85,6 +91,19 @@ class Collector(FrameProcessor):
     @property
     def interims(self) -> list[InterimTranscriptionFrame]:
         return [f for f in self.frames if isinstance(f, InterimTranscriptionFrame)]
+
+
+def track_connections(stt: Any, seen: list[Any]) -> None:
+    """Append ``"connected"`` / ``"disconnected"`` to ``seen`` at each of ``stt``'s
+    ``on_connected`` / ``on_disconnected`` events."""
+
+    @stt.event_handler("on_connected")
+    async def _connected(_stt: Any) -> None:
+        seen.append("connected")
+
+    @stt.event_handler("on_disconnected")
+    async def _disconnected(_stt: Any) -> None:
+        seen.append("disconnected")
 
 
 async def run_pipeline(

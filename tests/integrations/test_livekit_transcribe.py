@@ -60,6 +60,21 @@ async def drive(
     return events
 
 
+async def through_a_cut(
+    svc: LocalTranscribeService, make: Any, pcm: bytes, *, pace: float
+) -> tuple[list[stt.SpeechEvent], int, list[Any]]:
+    """Drive a stream of ``make(svc, port)`` through a relay that cuts the link once
+    60 % of the clip has gone upstream: (events, connections, livekit "error"s)."""
+    relay = Relay(svc.port, cut_after=int(len(pcm) * 0.6))
+    async with relay as port:
+        plug = make(svc, port)
+        errors: list[Any] = []
+        plug.on("error", errors.append)
+        async with plug.stream() as s:
+            events = await drive(s, pcm, 16000, pace=pace)
+        return events, relay.connections, errors
+
+
 def finals_text(events: list[stt.SpeechEvent]) -> list[str]:
     return words_of(
         " ".join(e.alternatives[0].text for e in events if e.type == T.FINAL_TRANSCRIPT)
@@ -104,14 +119,7 @@ def test_a_cut_is_scribewires_reconnect_not_livekits_retry(shared_dir: Path) -> 
 
     async def main() -> tuple[list[stt.SpeechEvent], int, list[Any]]:
         async with LocalTranscribeService(recognizer="pocketsphinx") as svc:
-            relay = Relay(svc.port, cut_after=int(len(pcm) * 0.6))
-            async with relay as port:
-                plug = plugin(svc, port)
-                errors: list[Any] = []
-                plug.on("error", errors.append)
-                async with plug.stream() as s:
-                    events = await drive(s, pcm, 16000, pace=0.002)
-                return events, relay.connections, errors
+            return await through_a_cut(svc, plugin, pcm, pace=0.002)
 
     events, connections, errors = asyncio.run(main())
     assert connections == 2 and not errors  # one reconnect, by scribewire, nothing surfaced

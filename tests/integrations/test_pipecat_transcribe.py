@@ -15,7 +15,7 @@ pytest.importorskip(
 )
 
 from _clips import CLIP, load  # noqa: E402,F401
-from _pipecat_harness import run_pipeline  # noqa: E402
+from _pipecat_harness import run_pipeline, track_connections  # noqa: E402
 from conftest import words_of  # noqa: E402
 from pipecat.frames.frames import STTUpdateSettingsFrame  # noqa: E402
 from pipecat.services.aws.stt import AWSTranscribeSTTService  # noqa: E402
@@ -73,14 +73,7 @@ def test_pipeline_side_by_side_with_pipecats_own(shared_dir: Path, rate: int) ->
         async with LocalTranscribeService(recognizer="pocketsphinx") as svc:
             stt = ours(svc)
             connected: list[str] = []
-
-            @stt.event_handler("on_connected")
-            async def _c(_s: Any) -> None:
-                connected.append("connected")
-
-            @stt.event_handler("on_disconnected")
-            async def _d(_s: Any) -> None:
-                connected.append("disconnected")
+            track_connections(stt, connected)
 
             mine, my_errors = await run_pipeline(stt, pcm, rate)
             theirs, their_errors = await run_pipeline(pipecats(svc), pcm, rate)

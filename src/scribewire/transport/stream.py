@@ -619,6 +619,10 @@ class Stream(_pacing.PacedWriter):
                     action = self.supervisor.connection_ended(now, None, rolled=True)
                 else:
                     action = self.supervisor.connection_ended(now, outcome)
+                if isinstance(action, Reconnect):
+                    # the session is over (closed by the loss): until the next one, audio
+                    # accepted goes to the ledger only (replayed), not to the dead session
+                    self._rolling = True
                 while isinstance(action, Reconnect):
                     if self._error is not None:
                         return
