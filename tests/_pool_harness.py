@@ -348,6 +348,18 @@ def spawn_worker(
         return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def assert_no_secrets(log: Path) -> None:
+    """The fleet's log (workers and front door, at any level) carries none of the test
+    credentials: the AWS secret key, the full access key id, the AssemblyAI key, a
+    SigV4 signature (64 hex digits)."""
+    import re
+
+    text = log.read_text(errors="replace")
+    for secret in (CREDS.secret_access_key, CREDS.access_key_id, AAI_KEY):
+        assert secret not in text, f"a test credential is in {log.name}"
+    assert not re.search(r"X-Amz-Signature=[0-9a-f]{64}", text), "a signature in the log"
+
+
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -29,6 +29,7 @@ from _media_sims import audiohook_call, generic_call, twilio_call  # noqa: E402
 from _pool_harness import (  # noqa: E402
     RedisServer,
     Service,
+    assert_no_secrets,
     check_call,
     free_port,
     keys,
@@ -191,7 +192,8 @@ def test_assemblyai_calls_through_ingest_and_workers_one_killed(
     calls = {"CA-aai": through_mulaw(pcms[0]), "generic-aai": pcms[1]}
     try:
         for i in range(2):
-            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", log=log))
+            # -v -v: DEBUG, websockets' handshake lines (the Authorization header) included
+            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", log=log, extra=("-v",)))
         wait_until(lambda: r.hlen("sw:cap") == 2, 30, "two workers publishing capacity")
         with open(log, "ab") as out:
             door = subprocess.Popen(
@@ -231,6 +233,8 @@ def test_assemblyai_calls_through_ingest_and_workers_one_killed(
     assert [o.close_code for o in outcomes] == [1000, 1000]
     assert provider == b"assemblyai" and paths == {"/v3/ws"}, paths
     assert results["CA-aai"]["epochs"] == [1, 2], results  # taken over after the kill
+    assert "> Authorization: " in log.read_text()  # DEBUG was on
+    assert_no_secrets(log)
 
 
 def test_through_ingest_a_paused_worker_is_fenced_and_cut_stt_links_are_replayed(

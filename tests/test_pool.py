@@ -31,6 +31,7 @@ from _pool_harness import (  # noqa: E402
     RedisServer,
     Service,
     append_audio,
+    assert_no_secrets,
     check_call,
     free_port,
     keys,
@@ -130,8 +131,8 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
                 stdout=out,
             )
         w = spawn_worker(
-            redis_server.url, svc.url, "w1", log=log, extra=("--metrics-port", str(port))
-        )
+            redis_server.url, svc.url, "w1", log=log, extra=("--metrics-port", str(port), "-v")
+        )  # -v -v: DEBUG, websockets' handshake lines included
         writer = CallWriter(r, calls, RATE, speed=4.0, mulaw=frozenset({"call-002"}))
         writer.start()
         # a call whose source left a hole [1000, 1500) ms: filled with silence, said loudly
@@ -170,6 +171,8 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         svc.stop()
         r.close()
     assert codes == [0], log.read_text()
+    assert "> GET /stream-transcription-websocket?" in log.read_text()  # DEBUG was on
+    assert_no_secrets(log)
     assert all(res["epochs"] == [1] for res in results)
     assert r.hget("sw:cap", "w1") is None  # gone with the worker
     assert b"unsupported audio" in r.hget(bad["ledger"], "failed")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from ..errors import ScribewireError
 from .worker import (
     _metrics_observer,
+    _pool_missing,
     _redis_arg,
     _run_service,
     _safe_url,
@@ -69,12 +70,11 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
     args = build_ingest_parser().parse_args(argv)
     _start_logging(args.verbose)
     try:
+        import redis.asyncio  # noqa: F401  (imported lazily below: check it here)
+
         from ..ingest import IngestServer
     except ImportError as exc:
-        sys.stderr.write(
-            f"scribewire ingest: needs redis-py: pip install 'scribewire[pool]' ({exc})\n"
-        )
-        return 2
+        return _pool_missing("ingest", exc)
     context = None
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -88,17 +88,24 @@ def _start_logging(verbose: int) -> None:
     install_log_redaction(handlers=logging.getLogger().handlers)
 
 
+def _pool_missing(command: str, exc: ImportError) -> int:
+    """Say on stderr that ``scribewire COMMAND`` needs the ``pool`` extra; the exit status 2."""
+    sys.stderr.write(
+        f"scribewire {command}: needs redis-py: pip install 'scribewire[pool]' ({exc})\n"
+    )
+    return 2
+
+
 def worker_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scribewire worker``; returns the exit status (0 after a drain)."""
     args = build_worker_parser().parse_args(argv)
     _start_logging(args.verbose)
     try:
+        import redis.asyncio  # noqa: F401  (imported lazily below: check it here)
+
         from ..pool import Worker, WorkerOptions
     except ImportError as exc:
-        sys.stderr.write(
-            f"scribewire worker: needs redis-py: pip install 'scribewire[pool]' ({exc})\n"
-        )
-        return 2
+        return _pool_missing("worker", exc)
     from ..clients import run
 
     try:
@@ -195,9 +202,8 @@ def transcripts_main(argv: Sequence[str] | None = None, out: TextIO | None = Non
     out = out or sys.stdout
     try:
         import redis
-    except ImportError:
-        sys.stderr.write("scribewire transcripts: needs redis-py: pip install 'scribewire[pool]'\n")
-        return 2
+    except ImportError as exc:
+        return _pool_missing("transcripts", exc)
     from ..pool.keys import CallKeys
 
     r = redis.Redis.from_url(args.redis)
