@@ -20,6 +20,8 @@
   inside one of its channel's manifest turns and each manifest turn starts and ends
   with one, within 0.2 s (voice-activity frames and padding; 0.05-0.1 s seen), and
   the turns hold the words said.
+- ``UpdateConfiguration(min_turn_silence=...)`` mid-session: the turns before it as
+  they were, those after it joined by the new rule.
 """
 
 from __future__ import annotations
@@ -118,8 +120,15 @@ def test_command_every_clip_concurrently_every_byte_and_turn(shared_dir: Path) -
     assert len(files) >= 20 and len(expected) > len(files)  # a stereo clip: two sessions
     with ThreadedService(recognizer="digest", assemblyai_api_key=KEY, quota=32) as svc:
         code, lines, err = _command(
-            files, "--provider", "assemblyai", "--endpoint", svc.url, "--api-key", KEY,
-            "--speed", "100",
+            files,
+            "--provider",
+            "assemblyai",
+            "--endpoint",
+            svc.url,
+            "--api-key",
+            KEY,
+            "--speed",
+            "100",
         )
         stats = svc.finished(len(expected))
     assert code == 0, err
@@ -178,8 +187,10 @@ def test_command_every_clip_words_as_the_transcribe_path(shared_dir: Path) -> No
         + ", ".join(f"{p} {n} ({n / size:.0%})" for p, n in total.items())
     )
     for name, ref in references.items():
-        print(f"{name}: {len(ref)} words, assemblyai {heard['assemblyai'][name]}, "
-              f"transcribe {heard['transcribe'][name]}")
+        print(
+            f"{name}: {len(ref)} words, assemblyai {heard['assemblyai'][name]}, "
+            f"transcribe {heard['transcribe'][name]}"
+        )
     # the same recognizer behind both: per clip, the AssemblyAI path hears what the
     # Transcribe path does, give or take a word where message edges move a VAD frame
     for name, ref in references.items():
@@ -270,7 +281,10 @@ def test_mulaw_call_two_sessions_pocketsphinx_turns_inside_manifest_turns(
             ), (channel, first, last, mine)
         # ... and every manifest turn starts and ends with one (VAD may split it at a pause)
         for t in mine:
-            assert any(abs(first - t["start_s"]) <= SPHINX_SLACK_S for first, _ in edges), (t, edges)
+            assert any(abs(first - t["start_s"]) <= SPHINX_SLACK_S for first, _ in edges), (
+                t,
+                edges,
+            )
             assert any(abs(last - t["end_s"]) <= SPHINX_SLACK_S for _, last in edges), (t, edges)
         heard |= {w for t in finals for w in words_of(t.transcript)}
     said = {w for t in in_window for w in words_of(t["text"])}
@@ -312,3 +326,61 @@ def test_min_turn_silence_joins_turns_closer_than_it(shared_dir: Path) -> None:
             assert abs(got.words[-1].end - 1000 * group[-1]["end_s"]) <= 1, (channel, got)
             assert words_of(got.transcript) == words_of(" ".join(t["text"] for t in group))
     assert merged_any  # the threshold is between the call's gaps: some turns joined
+
+
+def test_update_configuration_mid_session_changes_the_later_turns(shared_dir: Path) -> None:
+    """``UpdateConfiguration(min_turn_silence=...)`` mid-session (§3.3) changes how the
+    turns after it are cut, not those before: channel 0 of the call, sent by a plain
+    WebSocket client as the wire has it (100 ms μ-law messages), the update sent once
+    the turn before it has come back. Before it every manifest turn is its own turn
+    (even the two 3.9 s apart); after it the four turns less than 4.5 s apart are one."""
+    import websockets
+
+    path, turns = _call(shared_dir)
+    mine = [t for t in turns if t["channel"] == 0]
+    split_s, hold_ms = 30.0, 4500  # between the turns ending at 27.76 s and starting at 33.56 s
+    before = [t for t in mine if t["end_s"] < split_s]
+    after = [t for t in mine if t["start_s"] > split_s]
+    assert len(before) == 3 and len(after) == 4
+    assert any(
+        b["start_s"] - a["end_s"] < hold_ms / 1000 for a, b in zip(before, before[1:], strict=False)
+    )
+    audio = _channel_mulaw(path, 0)
+    step = 800  # 100 ms of 8 kHz μ-law
+    split = int(split_s * 8000)
+
+    async def main() -> list[dict[str, Any]]:
+        script = {0: ReplayScript.from_turns(turns, channel=0)}
+        async with LocalTranscribeService(
+            recognizer="replay", replay=script, assemblyai_api_key=KEY
+        ) as svc:
+            url = f"{svc.url}/v3/ws?sample_rate=8000&encoding=pcm_mulaw"
+            got: list[dict[str, Any]] = []
+            async with websockets.connect(url, additional_headers={"Authorization": KEY}) as ws:
+
+                async def until(done: Any) -> None:
+                    while not (got and done(got[-1])):
+                        got.append(json.loads(await ws.recv()))
+
+                await until(lambda m: m["type"] == "Begin")
+                for i in range(0, split, step):
+                    await ws.send(audio[i : i + step])
+                # the turn before the split is back: the update follows all of its audio
+                await until(lambda m: m.get("end_of_turn") and m["turn_order"] == len(before) - 1)
+                await ws.send(
+                    json.dumps({"type": "UpdateConfiguration", "min_turn_silence": hold_ms})
+                )
+                for i in range(split, len(audio) // step * step, step):
+                    await ws.send(audio[i : i + step])
+                await ws.send(json.dumps({"type": "Terminate"}))
+                await until(lambda m: m["type"] == "Termination")
+            return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 120))
+    finals = [m for m in got if m["type"] == "Turn" and m["end_of_turn"]]
+    groups = [[t] for t in before] + [after]
+    assert [m["turn_order"] for m in finals] == list(range(len(groups)))
+    for m, group in zip(finals, groups, strict=True):
+        assert abs(m["words"][0]["start"] - 1000 * group[0]["start_s"]) <= 1, m
+        assert abs(m["words"][-1]["end"] - 1000 * group[-1]["end_s"]) <= 1, m
+        assert words_of(m["transcript"]) == words_of(" ".join(t["text"] for t in group))
