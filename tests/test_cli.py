@@ -35,21 +35,14 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0] == f"scribewire {scribewire.__version__}"
     assert lines[2].startswith("kernels: ") and lines[-1].startswith("cpu paths: CRC32 ")
     assert "G.711/PCM " in lines[-1]
-    if os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.environ.get(
-        "SCRIBEWIRE_NO_EXTENSIONS"
-    ):
-        assert (
-            lines[2] == "kernels: all native (crc32, eventstream, audio, wsframe, wsserver, pacing)"
-        )
+    if os.environ.get("SCRIBEWIRE_REQUIRE_EXTENSIONS") == "1" and not os.environ.get("SCRIBEWIRE_NO_EXTENSIONS"):
+        assert lines[2] == "kernels: all native (crc32, eventstream, audio, wsframe, wsserver, pacing)"
 
 
 def test_version_names_the_pure_twins() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "scribewire.cli.main", "--version"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SCRIBEWIRE_NO_EXTENSIONS": "1"},
+        capture_output=True, text=True, timeout=60, env={**os.environ, "SCRIBEWIRE_NO_EXTENSIONS": "1"},
     )
     assert proc.returncode == 0, proc.stderr
     assert "kernels: all pure-Python twins (SCRIBEWIRE_NO_EXTENSIONS is set)" in proc.stdout
@@ -57,9 +50,7 @@ def test_version_names_the_pure_twins() -> None:
 
 
 def test_call_with_channel_identification_jsonl() -> None:
-    code, out, err = run_cli(
-        CALL, "--local", "--recognizer", "null", "--speed", "100", "--format", "jsonl"
-    )
+    code, out, err = run_cli(CALL, "--local", "--recognizer", "null", "--speed", "100", "--format", "jsonl")
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert records and {r["label"] for r in records} == {"ch_0", "ch_1"}
@@ -69,21 +60,11 @@ def test_call_with_channel_identification_jsonl() -> None:
 
 
 def test_split_channels_and_call_analytics(tmp_path: Path) -> None:
-    code, out, err = run_cli(
-        CALL, "--local", "--recognizer", "null", "--speed", "100", "--split-channels"
-    )
+    code, out, err = run_cli(CALL, "--local", "--recognizer", "null", "--speed", "100", "--split-channels")
     assert code == 0, err
     assert "call.wav#ch0" in out and "call.wav#ch1" in out
     code, out, err = run_cli(
-        CALL,
-        "--local",
-        "--recognizer",
-        "null",
-        "--speed",
-        "100",
-        "--call-analytics",
-        "--agent-channel",
-        "1",
+        CALL, "--local", "--recognizer", "null", "--speed", "100", "--call-analytics", "--agent-channel", "1"
     )
     assert code == 0, err
     labels = {line.split("]")[1].split(":")[0].strip() for line in out.splitlines()}
@@ -94,35 +75,14 @@ def test_srt_and_vtt_files(tmp_path: Path, shared_dir: Path) -> None:
     clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
     folder = tmp_path / "subs"
     code, _, err = run_cli(
-        CALL,
-        clip,
-        "--local",
-        "--recognizer",
-        "null",
-        "--speed",
-        "200",
-        "--format",
-        "vtt",
-        "--out",
-        str(folder),
+        CALL, clip, "--local", "--recognizer", "null", "--speed", "200", "--format", "vtt", "--out", str(folder)
     )
     assert code == 0, err
     vtt = (folder / "call.vtt").read_text()
     assert vtt.startswith("WEBVTT\n\n") and re.search(r"\d\d:\d\d:\d\d\.\d{3} --> ", vtt)
     assert (folder / "ps_goforward.16k.vtt").exists()
     srt_path = tmp_path / "one.srt"
-    code, _, err = run_cli(
-        clip,
-        "--local",
-        "--recognizer",
-        "null",
-        "--speed",
-        "200",
-        "--format",
-        "srt",
-        "--out",
-        str(srt_path),
-    )
+    code, _, err = run_cli(clip, "--local", "--recognizer", "null", "--speed", "200", "--format", "srt", "--out", str(srt_path))
     assert code == 0, err
     assert re.match(r"1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n", srt_path.read_text())
 
@@ -132,14 +92,7 @@ def test_errors_one_line_each_others_processed(tmp_path: Path, shared_dir: Path)
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
     clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
     code, out, err = run_cli(
-        str(tmp_path / "missing.wav"),
-        str(bad),
-        clip,
-        "--local",
-        "--recognizer",
-        "null",
-        "--speed",
-        "200",
+        str(tmp_path / "missing.wav"), str(bad), clip, "--local", "--recognizer", "null", "--speed", "200"
     )
     assert code == 1
     errors = [line for line in err.splitlines() if ": error: " in line]
@@ -156,14 +109,7 @@ def test_raw_file_needs_raw_format_flag(shared_dir: Path) -> None:
     assert f"error: {raw}: AudioFileError: headerless raw audio: give --raw-format" in err
     assert err.count("ps_goforward.raw") == 1
     code, out, err = run_cli(
-        raw,
-        "--raw-format",
-        "16000:1:pcm_s16le",
-        "--local",
-        "--recognizer",
-        "null",
-        "--speed",
-        "200",
+        raw, "--raw-format", "16000:1:pcm_s16le", "--local", "--recognizer", "null", "--speed", "200"
     )
     assert code == 0, err
     assert "-->" in out
@@ -208,25 +154,13 @@ def test_usage_errors() -> None:
         (["--language-code", "xx-XX"], "argument --language-code: 'xx-XX' is not one of the"),
         (["--language-code", "en-us"], "did you mean en-US?"),
         (["--vocabulary-filter-method", "drop"], "is not one of: mask, remove, tag"),
-        (
-            ["--pii-entity-types", "NAME,FOO", "--content-redaction-type", "PII"],
-            "'FOO' is not one of",
-        ),
-        (
-            ["--identify-language", "--language-options", "en-US"],
-            "--language-options 'en-US': needs at least two",
-        ),
+        (["--pii-entity-types", "NAME,FOO", "--content-redaction-type", "PII"], "'FOO' is not one of"),
+        (["--identify-language", "--language-options", "en-US"], "--language-options 'en-US': needs at least two"),
         (["--language-options", "en-US,es-US"], "only allowed with identify-language"),
         (["--session-id", "abc"], "--session-id 'abc': must be a UUID"),
-        (
-            ["--medical", "--identify-language"],
-            "--identify-language: not a parameter of StartMedicalStreamTranscription",
-        ),
+        (["--medical", "--identify-language"], "--identify-language: not a parameter of StartMedicalStreamTranscription"),
         (["--medical", "--specialty", "DENTAL"], "'DENTAL' is not one of: CARDIOLOGY"),
-        (
-            ["--call-analytics", "--language-code", "ja-JP"],
-            "--language-code 'ja-JP': is not a language code of StartCallAnalytics",
-        ),
+        (["--call-analytics", "--language-code", "ja-JP"], "--language-code 'ja-JP': is not a language code of StartCallAnalytics"),
         (["--medical", "--call-analytics"], "exclude each other"),
     ],
 )
@@ -244,9 +178,7 @@ def test_invalid_parameter_is_a_usage_error_before_anything_starts(
     assert out.getvalue() == "" and err.getvalue() == ""  # nothing ran
 
 
-def test_help_every_flag_has_help_short_usage_plain_description(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_help_every_flag_has_help_short_usage_plain_description(capsys: pytest.CaptureFixture[str]) -> None:
     from scribewire.cli.flags import subparser
     from scribewire.cli.main import build_parser
 
@@ -269,12 +201,7 @@ def test_param_flags_come_from_the_params_metadata() -> None:
 
     parser = subparser(build_parser(), "transcribe")
     dests = {a.dest for a in parser._actions}
-    derived = {
-        "sample_rate",
-        "media_encoding",
-        "enable_channel_identification",
-        "number_of_channels",
-    }
+    derived = {"sample_rate", "media_encoding", "enable_channel_identification", "number_of_channels"}
     for cls in (StreamParams, MedicalStreamParams, CallAnalyticsParams):
         for spec in cls.fields():
             assert spec.help, f"{cls.__name__}.{spec.name} has no help metadata"
@@ -313,31 +240,16 @@ def test_flag_builder_takes_any_class_with_the_metadata_shape() -> None:
             )
 
     parser = argparse.ArgumentParser(prog="x", exit_on_error=False)
-    assert add_param_flags(parser, [Other]) == [
-        "speech_model",
-        "vad_threshold",
-        "format_turns",
-        "keyterms",
-        "old_name",
-    ]
-    args = parser.parse_args(
-        ["--speech-model", "b", "--vad-threshold", "0.5", "--no-format-turns", "--keyterms", "x,y"]
-    )
-    assert param_values(args, Other) == {
-        "speech_model": "b",
-        "vad_threshold": 0.5,
-        "format_turns": False,
-        "keyterms": ("x", "y"),
-    }
+    assert add_param_flags(parser, [Other]) == ["speech_model", "vad_threshold", "format_turns", "keyterms", "old_name"]
+    args = parser.parse_args(["--speech-model", "b", "--vad-threshold", "0.5", "--no-format-turns", "--keyterms", "x,y"])
+    assert param_values(args, Other) == {"speech_model": "b", "vad_threshold": 0.5, "format_turns": False, "keyterms": ("x", "y")}
     for bad in (["--vad-threshold", "2"], ["--speech-model", "c"], ["--vad-threshold", "x"]):
         with pytest.raises(argparse.ArgumentError):
             parser.parse_args(bad)
     assert "--old-name" not in parser.format_help()
 
 
-def test_console_script_without_credentials_uses_local_service(
-    tmp_path: Path, shared_dir: Path
-) -> None:
+def test_console_script_without_credentials_uses_local_service(tmp_path: Path, shared_dir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
@@ -348,10 +260,7 @@ def test_console_script_without_credentials_uses_local_service(
     clip = str(shared_dir / "audio" / "ps_goforward.16k.wav")
     proc = subprocess.run(
         [sys.executable, "-m", "scribewire.cli.main", "transcribe", clip, "--speed", "50"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+        capture_output=True, text=True, timeout=120, env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "no AWS credentials found: using the local Transcribe service" in proc.stderr
@@ -379,10 +288,7 @@ def test_aws_asked_for_without_credentials_fails_in_one_line(tmp_path: Path, cas
     flags = ["--region", "us-east-1"] if case == "region" else ["--profile", "corp"]
     proc = subprocess.run(
         [sys.executable, "-m", "scribewire.cli.main", "transcribe", CALL, *flags],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+        capture_output=True, text=True, timeout=120, env=env,
     )
     assert proc.returncode == 1, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -444,9 +350,7 @@ def test_error_lines_name_the_path_once_and_say_what_it_is(tmp_path: Path) -> No
     assert lines == [f"scribewire: error: {p}: AudioFileError: {why}" for p, why in cases.items()]
 
 
-def test_missing_local_extra_is_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_local_extra_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from scribewire.cli import local
 
     monkeypatch.setattr(local, "_installed", lambda module: False)
