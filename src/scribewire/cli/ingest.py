@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from ..errors import ScribewireError
 from .worker import (
     _metrics_observer,
-    _pool_missing,
     _redis_arg,
+    _require_redis,
     _run_service,
     _safe_url,
     _service_args,
@@ -69,12 +69,10 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scribewire ingest``; returns the exit status."""
     args = build_ingest_parser().parse_args(argv)
     _start_logging(args.verbose)
-    try:
-        import redis.asyncio  # noqa: F401  (imported lazily below: check it here)
+    if (missing := _require_redis("ingest")) is not None:
+        return missing
+    from ..ingest import IngestServer
 
-        from ..ingest import IngestServer
-    except ImportError as exc:
-        return _pool_missing("ingest", exc)
     context = None
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

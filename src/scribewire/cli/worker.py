@@ -88,25 +88,28 @@ def _start_logging(verbose: int) -> None:
     install_log_redaction(handlers=logging.getLogger().handlers)
 
 
-def _pool_missing(command: str, exc: ImportError) -> int:
-    """Say on stderr that ``scribewire COMMAND`` needs the ``pool`` extra; the exit status 2."""
-    sys.stderr.write(
-        f"scribewire {command}: needs redis-py: pip install 'scribewire[pool]' ({exc})\n"
-    )
-    return 2
+def _require_redis(command: str) -> int | None:
+    """None when redis-py (the ``pool`` extra) imports; else say on stderr that
+    ``scribewire COMMAND`` needs it and return the exit status, 2. (The fleet's packages
+    import redis lazily, so importing them proves nothing.)"""
+    try:
+        import redis.asyncio  # noqa: F401
+    except ImportError as exc:
+        sys.stderr.write(
+            f"scribewire {command}: needs redis-py: pip install 'scribewire[pool]' ({exc})\n"
+        )
+        return 2
+    return None
 
 
 def worker_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scribewire worker``; returns the exit status (0 after a drain)."""
     args = build_worker_parser().parse_args(argv)
     _start_logging(args.verbose)
-    try:
-        import redis.asyncio  # noqa: F401  (imported lazily below: check it here)
-
-        from ..pool import Worker, WorkerOptions
-    except ImportError as exc:
-        return _pool_missing("worker", exc)
+    if (missing := _require_redis("worker")) is not None:
+        return missing
     from ..clients import run
+    from ..pool import Worker, WorkerOptions
 
     try:
         options = WorkerOptions(
@@ -200,10 +203,10 @@ def transcripts_main(argv: Sequence[str] | None = None, out: TextIO | None = Non
     """Entry point of ``scribewire transcripts``; returns the exit status."""
     args = build_transcripts_parser().parse_args(argv)
     out = out or sys.stdout
-    try:
-        import redis
-    except ImportError as exc:
-        return _pool_missing("transcripts", exc)
+    if (missing := _require_redis("transcripts")) is not None:
+        return missing
+    import redis
+
     from ..pool.keys import CallKeys
 
     r = redis.Redis.from_url(args.redis)
