@@ -348,6 +348,64 @@ def spawn_worker(
         return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
+    """SIGTERM (and SIGCONT) each process still running, then wait for each (SIGKILL
+    after 30 s): the exit codes, None for one that had to be killed."""
+    codes: list[int | None] = []
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            p.send_signal(signal.SIGCONT)  # a stopped one (SIGSTOP) acts on it now
+    for p in procs:
+        try:
+            codes.append(p.wait(30))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(None)
+    return codes
+
+
+class Fleet:
+    """One test's fleet: a Redis client (``r``), a local service (``svc``), the log every
+    process writes (``log``) and the processes started (``procs``: workers, front doors).
+    Leaving the ``with`` block stops every process, the service and the client."""
+
+    def __init__(self, redis_server: RedisServer, log: Path, **service: Any) -> None:
+        self.redis_url = redis_server.url
+        self.r = redis_server.client()
+        self.svc = Service(**service)
+        self.log = log
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def worker(self, name: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start ``scribewire worker --name NAME`` (:func:`spawn_worker`'s options)."""
+        proc = spawn_worker(self.redis_url, self.svc.url, name, log=self.log, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def ingest(self, port: int, *flags: str) -> subprocess.Popen[bytes]:
+        """Start ``scribewire ingest --port PORT FLAGS...``; returns once it listens."""
+        with open(self.log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "scribewire.cli.main", "ingest",
+                 "--redis", self.redis_url, "--port", str(port), *flags],
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self.procs.append(proc)
+        wait_until(lambda: b"ingest on ws://" in self.log.read_bytes(), 30, "the front door")
+        return proc
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            stop_all(self.procs)
+        finally:
+            self.svc.stop()
+            self.r.close()
+
+
 def assert_no_secrets(log: Path) -> None:
     """The fleet's log (workers and front door, at any level) carries none of the test
     credentials: the AWS secret key, the full access key id, the AssemblyAI key, a

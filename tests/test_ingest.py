@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,13 +25,13 @@ import pytest
 pytest.importorskip("redis")
 from _media_sims import audiohook_call, generic_call, twilio_call  # noqa: E402
 from _pool_harness import (  # noqa: E402
+    Fleet,
     RedisServer,
     Service,
     assert_no_secrets,
     check_call,
     free_port,
     keys,
-    spawn_worker,
     wait_until,
 )
 
@@ -86,29 +84,12 @@ def finished_calls(r: Any, svc: Service, calls: Any) -> list[Any]:
     return svc.stats()
 
 
-def stop_fleet(procs: list[subprocess.Popen[bytes]], svc: Service, r: Any) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    svc.stop()
-    r.close()
-
-
 # ----------------------------------------------------------------------------- end to end
 
 
 def test_calls_from_three_platforms_through_ingest_and_three_workers_two_killed(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    r = redis_server.client()
-    svc = Service()
-    log = tmp_path / "fleet.log"
-    procs: list[subprocess.Popen[bytes]] = []
     port, metrics = free_port(), free_port()
     pcms = [clip(shared_dir, c) for c in CLIPS]
     calls = {  # call id -> (platform, the int16 the service must have heard)
@@ -118,19 +99,12 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_two_killed(
         "conv-ah-l16": ("audiohook-l16", pcms[0]),
         "generic-0": ("generic", pcms[1]),
     }
-    try:
+    with Fleet(redis_server, tmp_path / "fleet.log") as f:
+        r, svc, procs = f.r, f.svc, f.procs
         for i in range(3):  # w1 kills itself after a final arrived, before publishing it
-            fault = "after_final:6" if i == 1 else None
-            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", fault=fault, log=log))
+            f.worker(f"w{i}", fault="after_final:6" if i == 1 else None)
         wait_until(lambda: r.hlen("sw:cap") == 3, 30, "three workers publishing capacity")
-        with open(log, "ab") as out:
-            door = subprocess.Popen(
-                [sys.executable, "-m", "scribewire.cli.main", "ingest", "--redis",
-                 redis_server.url, "--port", str(port), "--metrics-port", str(metrics), "-v"],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        procs.append(door)
-        wait_until(lambda: b"ingest on ws://" in log.read_bytes(), 30, "the front door")
+        f.ingest(port, "--metrics-port", str(metrics), "-v")
         base = f"ws://127.0.0.1:{port}"
 
         async def platforms() -> list[Any]:
@@ -160,8 +134,6 @@ def test_calls_from_three_platforms_through_ingest_and_three_workers_two_killed(
         results = {c: check_call(r, c, pcm, RATE, stats) for c, (_, pcm) in calls.items()}
         died = [p.poll() for p in procs[:3]]
         scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10).read()
-    finally:
-        stop_fleet(procs, svc, r)
     for o in outcomes:
         assert o.close_code == 1000, (o.close_code, o.close_reason)
     ah = outcomes[2]
@@ -182,27 +154,17 @@ def test_assemblyai_calls_through_ingest_and_workers_one_killed(
 ) -> None:
     """The same path with ``--provider assemblyai``: the workers open AssemblyAI v3
     sessions (the local service's ``/v3/ws``) and publish each end-of-turn ``Turn``."""
-    r = redis_server.client()
-    svc = Service()
-    log = tmp_path / "fleet.log"
-    procs: list[subprocess.Popen[bytes]] = []
     port = free_port()
     # whole 100 ms: no short last message for the stream to pad (assemblyai.md §3.1)
     pcms = [p[: len(p) // 1600 * 1600] for p in (clip(shared_dir, c) for c in CLIPS[:2])]
     calls = {"CA-aai": through_mulaw(pcms[0]), "generic-aai": pcms[1]}
-    try:
+    with Fleet(redis_server, tmp_path / "fleet.log") as f:
+        r, svc, log, procs = f.r, f.svc, f.log, f.procs
         for i in range(2):
             # -v -v: DEBUG, websockets' handshake lines (the Authorization header) included
-            procs.append(spawn_worker(redis_server.url, svc.url, f"w{i}", log=log, extra=("-v",)))
+            f.worker(f"w{i}", extra=("-v",))
         wait_until(lambda: r.hlen("sw:cap") == 2, 30, "two workers publishing capacity")
-        with open(log, "ab") as out:
-            door = subprocess.Popen(
-                [sys.executable, "-m", "scribewire.cli.main", "ingest", "--redis",
-                 redis_server.url, "--port", str(port), "--provider", "assemblyai"],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        procs.append(door)
-        wait_until(lambda: b"ingest on ws://" in log.read_bytes(), 30, "the front door")
+        f.ingest(port, "--provider", "assemblyai")
         base = f"ws://127.0.0.1:{port}"
 
         async def kill_one() -> None:
@@ -228,8 +190,6 @@ def test_assemblyai_calls_through_ingest_and_workers_one_killed(
         }
         provider = r.hget(keys("CA-aai")["ledger"], "provider")
         paths = {st.path for st in stats if st.audio_nbytes}
-    finally:
-        stop_fleet(procs, svc, r)
     assert [o.close_code for o in outcomes] == [1000, 1000]
     assert provider == b"assemblyai" and paths == {"/v3/ws"}, paths
     assert results["CA-aai"]["epochs"] == [1, 2], results  # taken over after the kill
@@ -245,10 +205,6 @@ def test_through_ingest_a_paused_worker_is_fenced_and_cut_stt_links_are_replayed
     mid-call (the reconnect replays from the ring)."""
     import threading
 
-    r = redis_server.client()
-    svc = Service(cut_every=2, cut_after=40_000)
-    log = tmp_path / "fleet.log"
-    procs: list[subprocess.Popen[bytes]] = []
     port = free_port()
     pcms = [clip(shared_dir, c, 6.0) * 2 for c in CLIPS]
     calls = {
@@ -258,28 +214,11 @@ def test_through_ingest_a_paused_worker_is_fenced_and_cut_stt_links_are_replayed
     }
     extra = ("--reconnect-attempts", "20", "--max-replay-bytes", "64000")
     outcomes: list[Any] = []
-    try:
-        zombie = spawn_worker(redis_server.url, svc.url, "w0", log=log, extra=extra)
-        procs.append(zombie)
+    with Fleet(redis_server, tmp_path / "fleet.log", cut_every=2, cut_after=40_000) as f:
+        r, svc, log = f.r, f.svc, f.log
+        zombie = f.worker("w0", extra=extra)
         wait_until(lambda: r.hlen("sw:cap") == 1, 30, "the first worker's capacity")
-        with open(log, "ab") as out:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "scribewire.cli.main",
-                        "ingest",
-                        "--redis",
-                        redis_server.url,
-                        "--port",
-                        str(port),
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            )
-        wait_until(lambda: b"ingest on ws://" in log.read_bytes(), 30, "the front door")
+        f.ingest(port)
         base = f"ws://127.0.0.1:{port}"
 
         async def platforms() -> None:
@@ -297,18 +236,13 @@ def test_through_ingest_a_paused_worker_is_fenced_and_cut_stt_links_are_replayed
         wait_until(lambda: owned(b"w0"), 30, "the first worker owning every call")
         wait_until(lambda: all(r.exists(keys(c)["transcript"]) for c in calls), 30, "finals")
         zombie.send_signal(signal.SIGSTOP)
-        procs.append(spawn_worker(redis_server.url, svc.url, "w1", log=log, extra=extra))
+        f.worker("w1", extra=extra)
         wait_until(lambda: owned(b"w1"), 30, "the takeover")
         zombie.send_signal(signal.SIGCONT)
         thread.join(120)
         stats = finished_calls(r, svc, calls)
         epochs = {c: int(r.hget(keys(c)["ledger"], "epoch")) for c in calls}
         results = [check_call(r, c, pcm, RATE, stats) for c, pcm in calls.items()]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGCONT)
-        stop_fleet(procs, svc, r)
     assert [o.close_code for o in outcomes] == [1000, 1000, 1000]
     assert epochs == {c: 2 for c in calls}  # taken once each, never back
     assert all(res["epochs"][-1] == 2 for res in results)

@@ -28,6 +28,7 @@ import pytest
 pytest.importorskip("redis")
 from _pool_harness import (  # noqa: E402
     CallWriter,
+    Fleet,
     RedisServer,
     Service,
     append_audio,
@@ -35,8 +36,8 @@ from _pool_harness import (  # noqa: E402
     check_call,
     free_port,
     keys,
-    spawn_worker,
     start_call,
+    stop_all,
     wait_until,
 )
 
@@ -80,20 +81,6 @@ def finished(r: Any, calls: dict[str, bytes]) -> bool:
     return all(r.hget(keys(c)["ledger"], "done") == b"1" for c in calls)
 
 
-def stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int | None]:
-    codes = []
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            codes.append(p.wait(30))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            codes.append(None)
-    return codes
-
-
 def check_all(r: Any, svc: Service, calls: dict[str, bytes]) -> list[dict[str, Any]]:
     # every connection closed on the service's side (its digests are final then)
     wait_until(lambda: not svc.svc.streams, 30, "the service's streams to close")
@@ -104,17 +91,15 @@ def check_all(r: Any, svc: Service, calls: dict[str, bytes]) -> list[dict[str, A
 def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    r = redis_server.client()
     calls = calls_from(shared_dir, 3)
     # one call arrives as G.711 μ-law (Twilio's encoding): what the service must receive
     # is its decoding, which the worker does on the way
     calls["call-002"] = ulaw_decode(ulaw_encode(calls["call-002"]))
-    svc = Service()
-    log = tmp_path / "worker.log"
     port = free_port()
     follow_out = tmp_path / "follow.jsonl"
     scraped: dict[str, float] = {}
-    try:
+    with Fleet(redis_server, tmp_path / "worker.log") as f:
+        r, svc, log = f.r, f.svc, f.log
         with open(follow_out, "wb") as out:  # tails every call, started before any exists
             follower = subprocess.Popen(
                 [
@@ -130,9 +115,9 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
                 ],
                 stdout=out,
             )
-        w = spawn_worker(
-            redis_server.url, svc.url, "w1", log=log, extra=("--metrics-port", str(port), "-v")
-        )  # -v -v: DEBUG, websockets' handshake lines included
+        f.procs.append(follower)  # stopped with the fleet
+        # -v -v: DEBUG, websockets' handshake lines included
+        w = f.worker("w1", extra=("--metrics-port", str(port), "-v"))
         writer = CallWriter(r, calls, RATE, speed=4.0, mulaw=frozenset({"call-002"}))
         writer.start()
         # a call whose source left a hole [1000, 1500) ms: filled with silence, said loudly
@@ -165,11 +150,6 @@ def test_one_worker_transcribes_calls_transcripts_follow_and_metrics(
         assert r.xpending(bad["ctl"], "workers")["pending"] == 0
         total = sum(res["finals"] for res in results + results_holed)
         wait_until(lambda: len(follow_out.read_bytes().splitlines()) >= total, 30, "--follow")
-    finally:
-        follower.terminate()
-        follower.wait(10)
-        svc.stop()
-        r.close()
     assert codes == [0], log.read_text()
     assert "> GET /stream-transcription-websocket?" in log.read_text()  # DEBUG was on
     assert_no_secrets(log)
@@ -259,36 +239,26 @@ def test_kill9_at_named_and_random_points_loses_nothing(
 ) -> None:
     seed = int.from_bytes(os.urandom(2), "big")
     rng = random.Random(seed)
-    r = redis_server.client()
     calls = calls_from(shared_dir, 6, repeat=3)
-    svc = Service()
-    log = tmp_path / "workers.log"
-    procs: list[subprocess.Popen[bytes]] = []
-    url = redis_server.url
-    try:
+    with Fleet(redis_server, tmp_path / "workers.log") as f:
+        r, svc, log = f.r, f.svc, f.log
         # 1. a worker that dies after a final arrived, before it was published
-        w_a = spawn_worker(url, svc.url, "w-after-final", fault="after_final:4", log=log)
-        procs.append(w_a)
+        w_a = f.worker("w-after-final", fault="after_final:4")
         writer = CallWriter(r, calls, RATE, speed=4.0)
         writer.start()
         assert w_a.wait(60) == -signal.SIGKILL
         # 2. the only survivor claims every call and dies mid-replay
-        w_m = spawn_worker(url, svc.url, "w-mid-replay", fault="mid_replay:2", log=log)
-        procs.append(w_m)
+        w_m = f.worker("w-mid-replay", fault="mid_replay:2")
         assert w_m.wait(60) == -signal.SIGKILL
         assert owned_by(r, calls, "w-mid-replay") > 0  # it had claimed calls
         # 3. three workers; one of them killed -9 at a random moment
-        fleet = [
-            spawn_worker(url, svc.url, f"w{i}", log=log, extra=("--capacity", "3"))
-            for i in (1, 2, 3)
-        ]
-        procs += fleet
+        crew = [f.worker(f"w{i}", extra=("--capacity", "3")) for i in (1, 2, 3)]
         names = [f"w{i}" for i in (1, 2, 3)]
         wait_until(lambda: any(owned_by(r, calls, n) for n in names), 60, "the fleet owning calls")
         time.sleep(rng.uniform(0.0, 1.0))
         owners = [i for i, n in enumerate(names) if owned_by(r, calls, n)] or [0, 1, 2]
-        victim = fleet[rng.choice(owners)]
-        victim_name = names[fleet.index(victim)]
+        victim = crew[rng.choice(owners)]
+        victim_name = names[crew.index(victim)]
         held = [c for c in calls if r.hget(keys(c)["ledger"], "owner") == victim_name.encode()]
         killed_at = time.time()
         victim.kill()
@@ -296,7 +266,7 @@ def test_kill9_at_named_and_random_points_loses_nothing(
         wait_until(lambda: finished(r, calls), 90, f"every call finished (seed {seed})")
         # the dead offer no capacity (the survivors' reapers drop it once its lease is gone)
         wait_until(lambda: r.hget("sw:cap", victim_name) is None, 30, "the victim's capacity")
-        codes = stop_all([p for p in fleet if p is not victim])
+        codes = stop_all([p for p in crew if p is not victim])
         results = check_all(r, svc, calls)
         # the victim's calls moved after it died, never before (no lease was stolen)
         takeovers = []
@@ -307,10 +277,6 @@ def test_kill9_at_named_and_random_points_loses_nothing(
                 assert taken > killed_at, (c, taken, killed_at)
                 takeovers.append(taken - killed_at)
         print(f"seed {seed}: takeover after kill -9 (lease 1.5 s + reaper 0.3 s): {takeovers}")
-    finally:
-        stop_all(procs)
-        svc.stop()
-        r.close()
     assert codes == [0, 0], log.read_text()[-3000:]
     # every call was taken over at least twice (the two named faults), never ping-ponged
     assert all(max(res["epochs"]) >= 2 for res in results), (seed, results)
@@ -324,22 +290,16 @@ def epochs_seen(results: list[dict[str, Any]]) -> list[int]:
 def test_paused_worker_is_fenced_and_ownership_never_ping_pongs(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    r = redis_server.client()
     calls = calls_from(shared_dir, 4, repeat=3)
-    svc = Service()
-    log = tmp_path / "workers.log"
-    url = redis_server.url
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        zombie = spawn_worker(url, svc.url, "zombie", log=log)
-        procs.append(zombie)
+    with Fleet(redis_server, tmp_path / "workers.log") as f:
+        r, svc, log = f.r, f.svc, f.log
+        zombie = f.worker("zombie")
         writer = CallWriter(r, calls, RATE, speed=4.0)
         writer.start()
         wait_until(lambda: owned_by(r, calls, "zombie") == len(calls), 30, "the zombie owning all")
         wait_until(lambda: r.exists(keys("call-000")["transcript"]) == 1, 30, "a first final")
         zombie.send_signal(signal.SIGSTOP)
-        healthy = spawn_worker(url, svc.url, "healthy", log=log)
-        procs.append(healthy)
+        f.worker("healthy")
         # the lease (1.5 s) runs out, the healthy worker's reaper claims every call
         wait_until(lambda: owned_by(r, calls, "healthy") == len(calls), 30, "the takeover")
         wait_until(lambda: set(epochs(r, calls).values()) == {2}, 30, "the new epochs")
@@ -347,12 +307,8 @@ def test_paused_worker_is_fenced_and_ownership_never_ping_pongs(
         zombie.send_signal(signal.SIGCONT)
         wait_until(lambda: finished(r, calls), 90, "every call finished")
         after = epochs(r, calls)
-        codes = stop_all(procs)
+        codes = stop_all(f.procs)
         results = check_all(r, svc, calls)
-    finally:
-        stop_all(procs)
-        svc.stop()
-        r.close()
     assert codes == [0, 0], log.read_text()[-3000:]
     assert before == after == {c: 2 for c in calls}  # taken once each, never back
     text = log.read_text()
@@ -364,32 +320,18 @@ def test_paused_worker_is_fenced_and_ownership_never_ping_pongs(
 def test_stt_connections_dropped_mid_call_are_replayed(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    r = redis_server.client()
     calls = calls_from(shared_dir, 4, repeat=2)
-    svc = Service(cut_every=2, cut_after=40_000)  # every other connection cut mid-call
-    log = tmp_path / "workers.log"
-    url = redis_server.url
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        procs = [
-            spawn_worker(
-                url,
-                svc.url,
-                f"w{i}",
-                log=log,
-                extra=("--reconnect-attempts", "20", "--max-replay-bytes", "64000"),
-            )
-            for i in (1, 2, 3)
-        ]
+    # every other connection cut mid-call
+    with Fleet(redis_server, tmp_path / "workers.log", cut_every=2, cut_after=40_000) as f:
+        r, svc, log = f.r, f.svc, f.log
+        extra = ("--reconnect-attempts", "20", "--max-replay-bytes", "64000")
+        for i in (1, 2, 3):
+            f.worker(f"w{i}", extra=extra)
         writer = CallWriter(r, calls, RATE, speed=6.0)
         writer.start()
         wait_until(lambda: finished(r, calls), 90, "every call finished")
-        codes = stop_all(procs)
+        codes = stop_all(f.procs)
         results = check_all(r, svc, calls)
-    finally:
-        stop_all(procs)
-        svc.stop()
-        r.close()
     assert codes == [0, 0, 0], log.read_text()[-3000:]
     assert svc.cutter is not None and svc.cutter.cuts >= 2
     assert all(res["epochs"] == [1] for res in results)  # reconnects, not takeovers
@@ -399,15 +341,10 @@ def test_stt_connections_dropped_mid_call_are_replayed(
 def test_sigterm_drains_and_the_calls_move_on(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    r = redis_server.client()
     calls = calls_from(shared_dir, 3, repeat=3)
-    svc = Service()
-    log = tmp_path / "workers.log"
-    url = redis_server.url
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        first = spawn_worker(url, svc.url, "first", log=log)
-        procs.append(first)
+    with Fleet(redis_server, tmp_path / "workers.log") as f:
+        r, svc, log = f.r, f.svc, f.log
+        first = f.worker("first")
         writer = CallWriter(r, calls, RATE, speed=3.0)
         writer.start()
         wait_until(lambda: owned_by(r, calls, "first") == len(calls), 30, "first owning all")
@@ -415,15 +352,10 @@ def test_sigterm_drains_and_the_calls_move_on(
         first.send_signal(signal.SIGTERM)  # mid-call: drain
         assert first.wait(30) == 0
         acked = {c: int(r.hget(keys(c)["ledger"], "acked_ms")) for c in calls}
-        second = spawn_worker(url, svc.url, "second", log=log)
-        procs.append(second)
+        second = f.worker("second")
         wait_until(lambda: finished(r, calls), 60, "every call finished")
         codes = stop_all([second])
         results = check_all(r, svc, calls)
-    finally:
-        stop_all(procs)
-        svc.stop()
-        r.close()
     assert codes == [0], log.read_text()[-3000:]
     assert all(res["epochs"] == [1, 2] for res in results), results
     assert all(a > 0 for a in acked.values())  # the drained worker published its finals
@@ -432,30 +364,20 @@ def test_sigterm_drains_and_the_calls_move_on(
 def test_a_worker_restarted_under_its_name_resumes_its_calls(
     shared_dir: Path, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    r = redis_server.client()
     calls = calls_from(shared_dir, 3, repeat=2)
-    svc = Service()
-    log = tmp_path / "workers.log"
-    url = redis_server.url
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
+    with Fleet(redis_server, tmp_path / "workers.log") as f:
+        r, svc, log = f.r, f.svc, f.log
         # a long lease: no reaper could have taken the calls; the restart must
-        w = spawn_worker(url, svc.url, "same", log=log, lease=30.0, renew=1.0)
-        procs.append(w)
+        w = f.worker("same", lease=30.0, renew=1.0)
         writer = CallWriter(r, calls, RATE, speed=3.0)
         writer.start()
         wait_until(lambda: owned_by(r, calls, "same") == len(calls), 30, "owning all")
         wait_until(lambda: all(r.exists(keys(c)["transcript"]) for c in calls), 30, "finals")
         w.kill()
         w.wait(10)
-        again = spawn_worker(url, svc.url, "same", log=log, lease=30.0, renew=1.0)
-        procs.append(again)
+        again = f.worker("same", lease=30.0, renew=1.0)
         wait_until(lambda: finished(r, calls), 60, "every call finished")
         codes = stop_all([again])
         results = check_all(r, svc, calls)
-    finally:
-        stop_all(procs)
-        svc.stop()
-        r.close()
     assert codes == [0], log.read_text()[-3000:]
     assert all(res["epochs"] == [1, 2] for res in results), results
