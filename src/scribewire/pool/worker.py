@@ -37,7 +37,7 @@ The design is ``scaleout.md`` §4; the key layout is :mod:`scribewire.pool.keys`
 Fault injection for tests: ``SCRIBEWIRE_POOL_FAULT=after_final:N`` kills the process
 (``SIGKILL``) when the N-th event carrying finals has arrived and before it is published;
 ``mid_replay:N`` kills it after N audio entries of a call taken over from another worker
-(epoch > 1) have been sent. Unset in production; read once at start.
+(epoch > 1) have been sent (:mod:`.faults`). Unset in production; read once at start.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -56,6 +55,8 @@ from ..errors import ParameterError, ScribewireError
 from ..metrics import CallSignals, PrometheusObserver, StreamObserver
 from ..transport.stream import Stream
 from . import keys as _keys
+from .faults import FaultPlan
+from .options import WorkerOptions
 from .providers import CallProvider, provider_for
 from .resp import RespConnection, encode_command
 from .scripts import FENCED, FINISH, PUBLISH, TAKE
@@ -65,77 +66,6 @@ __all__ = ["Worker", "WorkerOptions"]
 logger = logging.getLogger("scribewire.pool")
 
 _MAX_SEQ = "18446744073709551615"
-
-
-class WorkerOptions:
-    """How a worker shares the fleet's work.
-
-    Args:
-        name: the worker's consumer name (unique in the fleet); None: ``host-pid``.
-        capacity: most calls held at once.
-        lease: seconds the liveness key lives without renewal (also the ``min-idle-time``
-            of claims).
-        renew: seconds between renewals (< ``lease``).
-        reaper_period: seconds between reaper passes.
-        block: seconds an ``XREAD``/``XREADGROUP`` waits for data.
-        batch: audio entries read per call per ``XREAD``.
-        ttl: seconds a finished call's ledger and transcript are kept.
-
-    Raises:
-        ParameterError: a value out of range.
-    """
-
-    def __init__(
-        self,
-        *,
-        name: str | None = None,
-        capacity: int = 500,
-        lease: float = 10.0,
-        renew: float = 2.0,
-        reaper_period: float = 2.0,
-        block: float = 0.1,
-        batch: int = 20,
-        ttl: float = 86_400.0,
-    ) -> None:
-        for what, v in (("lease", lease), ("renew", renew), ("reaper_period", reaper_period)):
-            if not v > 0:
-                raise ParameterError(f"{what} must be > 0 seconds, not {v!r}")
-        if renew >= lease:
-            raise ParameterError(f"renew ({renew:g} s) must be shorter than lease ({lease:g} s)")
-        if not 0 < block <= 10:
-            raise ParameterError(f"block must be in (0, 10] seconds, not {block!r}")
-        for what, n in (("capacity", capacity), ("batch", batch)):
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ParameterError(f"{what} must be an int >= 1, not {n!r}")
-        if not ttl >= 1:
-            raise ParameterError(f"ttl must be >= 1 second, not {ttl!r}")
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self.capacity = capacity
-        self.lease = lease
-        self.renew = renew
-        self.reaper_period = reaper_period
-        self.block = block
-        self.batch = batch
-        self.ttl = ttl
-
-
-class _Fault:
-    """The test-only kill points (``SCRIBEWIRE_POOL_FAULT``)."""
-
-    def __init__(self, spec: str | None) -> None:
-        self.point, self.left = "", 0
-        if spec:
-            point, _, n = spec.partition(":")
-            if point not in ("after_final", "mid_replay") or not n.isdigit():
-                raise ParameterError(f"SCRIBEWIRE_POOL_FAULT={spec!r}: after_final:N|mid_replay:N")
-            self.point, self.left = point, int(n)
-
-    def hit(self, point: str) -> None:
-        if self.point == point:
-            self.left -= 1
-            if self.left <= 0:
-                logger.warning("fault injection: SIGKILL at %s", point)
-                os.kill(os.getpid(), signal.SIGKILL)
 
 
 class _Call:
@@ -268,7 +198,7 @@ class Worker:
         self._draining = asyncio.Event()
         self._stopped = False
         self._wake_reader = asyncio.Event()
-        self._fault = _Fault(os.environ.get("SCRIBEWIRE_POOL_FAULT"))
+        self._fault = FaultPlan(os.environ.get("SCRIBEWIRE_POOL_FAULT"))
         self._publish_script: Any = self._redis.register_script(PUBLISH)
         # publishes of every call, sent together: one pipeline per loop turn
         self._publishing: list[tuple[list[str], list[Any], asyncio.Future[int]]] = []
