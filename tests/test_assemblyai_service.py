@@ -264,3 +264,115 @@ def test_command_uses_the_in_process_assemblyai_service(
     assert "using the local AssemblyAI service" in err
     assert [json.loads(line)["text"] for line in out.splitlines()]  # the null words
     assert "aai-" not in out + err  # the generated key is never shown
+
+
+# ------------------------------------------------------------------ faults with their clocks
+
+
+class _Failing:
+    """A recognizer that breaks at its second audio message (a bug in a recognizer)."""
+
+    def __init__(self, blocking: bool) -> None:
+        self.blocking = blocking
+        self.calls = 0
+
+    def accept(self, pcm: bytes, start: float) -> list[Any]:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("recognizer bug")
+        return []
+
+    def finish(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def _factory(blocking: bool) -> Any:
+    """8 kHz sessions get a failing recognizer, the rest the null one."""
+    from scribewire.server.recognizers import NullRecognizer
+
+    def factory(sample_rate: int, channel: int) -> Any:
+        return _Failing(blocking) if sample_rate == 8_000 else NullRecognizer(sample_rate)
+
+    factory.__name__ = "failing-at-8k"
+    return factory
+
+
+_SILENCE_100MS = bytes(3_200)  # 16 kHz int16
+
+
+@pytest.mark.parametrize(
+    ("case", "service", "query", "actions", "code", "reason"),
+    [
+        # the quota (one session) is held by the good stream: the second is refused
+        ("quota", {"quota": 1}, "sample_rate=16000", [], 3009, "Too many concurrent sessions"),
+        # a session over the service's cap (here 2 s; 3 h by default, §5.1)
+        ("expiry", {"assemblyai_options": {"max_session_seconds": 2.0}}, "sample_rate=16000",
+         [_SILENCE_100MS], 3008, "Maximum session duration exceeded"),
+        # 3 s of audio at once against an allowance of 1 s ahead of the wall clock (§3.1)
+        ("rate", {"assemblyai_options": {"rate_allowance": 1.0}}, "sample_rate=16000",
+         [_SILENCE_100MS] * 30, 3007, "Audio Transmission Rate Exceeded"),
+        # no audio for inactivity_timeout seconds (5 s, its least): Termination, then 1000
+        ("inactivity", {}, "sample_rate=16000&inactivity_timeout=5", [_SILENCE_100MS],
+         1000, ""),
+        # JSON that is no message where audio or a control message is expected
+        ("text", {}, "sample_rate=16000", ['["audio"]'], 3006, ""),
+        # a recognizer that raises (in the loop, and in a worker thread): 3005
+        ("recognizer", {"recognizer": _factory(False)}, "sample_rate=8000",
+         [bytes(1600)] * 3, 3005, "Session Cancelled: RuntimeError"),
+        ("recognizer-thread", {"recognizer": _factory(True)}, "sample_rate=8000",
+         [bytes(1600)] * 3, 3005, "Session Cancelled: RuntimeError"),
+    ],
+)  # fmt: skip
+def test_service_faults_close_with_their_codes_and_the_other_session_carries_on(
+    shared_dir: Path,
+    case: str,
+    service: dict[str, Any],
+    query: str,
+    actions: list[Any],
+    code: int,
+    reason: str,
+) -> None:
+    """Each fault of assemblyai.md §5.1 that comes from the service's clocks, limits or
+    recognizer, on a raw client; beside it a scribewire stream of a clip runs to its
+    ``Termination`` with every byte received."""
+    pcm = _pcm(shared_dir, CLIP, 16_000)
+    kwargs: dict[str, Any] = {"recognizer": "null", **service}
+
+    async def main() -> tuple[Any, list[Any], Any]:
+        async with LocalTranscribeService(assemblyai_api_key=KEY, **kwargs) as svc:
+            # real time where it must hold its slot (quota) or keep the pace (rate)
+            client = AssemblyAIClient(
+                api_key=KEY, endpoint=svc.url, speed=1.0 if case in ("quota", "rate") else 20.0
+            )
+            good = asyncio.create_task(
+                client.transcribe_file(
+                    shared_dir / "audio" / CLIP, StreamingParams(sample_rate=16_000)
+                )
+            )
+            if case == "quota":
+                for _ in range(500):
+                    if svc._live:
+                        break
+                    await asyncio.sleep(0.01)
+            bad = await _raw(svc, query, actions)
+            events = await good
+            await svc.wait_finished(2, 30)
+            return bad, events, svc
+
+    (got, close_code, close_reason), events, svc = asyncio.run(asyncio.wait_for(main(), 90))
+    assert close_code == code, (got, close_reason)
+    assert reason.lower() in (close_reason or "").lower()
+    types = [m["type"] for m in got]
+    if code == 1000:
+        assert types[0] == "Begin" and types[-1] == "Termination", types
+    else:
+        errors = [m for m in got if m["type"] == "Error"]
+        assert errors and errors[0]["error_code"] == code, got
+    assert isinstance(events[-1], Termination)
+    rem = len(pcm) % 3200  # the last message is padded with silence up to 50 ms (1,600 B)
+    sent = pcm + bytes(max(0, 1600 - rem) if rem else 0)
+    digests = [st.audio_sha256 for st in svc.finished_streams if st.close_code == 1000]
+    assert hashlib.sha256(sent).hexdigest() in digests

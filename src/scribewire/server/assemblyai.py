@@ -74,7 +74,14 @@ _QUEUE_ITEMS = 32  # audio messages waiting for the recognizer before reading pa
 
 
 class AssemblyAIStream:
-    """One ``/v3/ws`` session: the wire's handler, a recognizer fed by a bounded queue."""
+    """One ``/v3/ws`` session: the wire's handler and its recognizer.
+
+    A non-blocking recognizer (``null``, ``digest``, ``replay``) runs within the read
+    that completed each message, and what that read produced leaves in one write: no
+    task wake-up, queue or drain per message (the Transcribe paths do the same). A
+    blocking one (pocketsphinx, the recognizer pool) runs in a worker task fed by a
+    bounded queue, in a thread; while the queue is full the socket is not read.
+    """
 
     def __init__(
         self,
@@ -89,6 +96,8 @@ class AssemblyAIStream:
         self.loop = asyncio.get_running_loop()
         self.recognizer: Recognizer | None = None
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.worker: asyncio.Task[None] | None = None  # made for a blocking recognizer
+        self.inline: bool | None = None  # decided with the recognizer, at its first use
         self.paused = False
         self.ended: asyncio.Future[None] = self.loop.create_future()
         self.timer: asyncio.TimerHandle | None = None
@@ -125,17 +134,37 @@ class AssemblyAIStream:
             if type(event) is AudioReceived:
                 if self.digest is not None:
                     self.digest.update(event.audio)
-                self._queue(event)
+                self._step(event)
             elif type(event) is ForceEndpointRequested:
-                self._queue(event)
+                self._step(event)
             elif type(event) is TerminateRequested:
-                self._queue(_END)
+                self._step(_END)
         self.flush()
         self._arm_timer()
         if session.state is not ServerState.OPEN:
             self._end_reading()
 
+    def _step(self, item: Any) -> None:
+        """One item for the recognizer: now, or queued for the worker of a blocking one."""
+        if self.inline is None:
+            self.inline = not getattr(self._recognizer(), "blocking", False)
+        if not self.inline:
+            self._queue(item)
+            return
+        rec = self._recognizer()
+        try:
+            if item is _END:
+                self._handle(item, rec.finish())
+            elif type(item) is AudioReceived:
+                self._handle(item, rec.accept(*self._audio(item)))
+            else:
+                self._handle(item, None)
+        except Exception as exc:  # a bug in a recognizer ends this session, never the service
+            self._failed(exc)
+
     def _queue(self, item: Any) -> None:
+        if self.worker is None:
+            self.worker = self.loop.create_task(self.work())
         self.queue.put_nowait(item)
         if self.queue.qsize() >= _QUEUE_ITEMS and not self.paused and self.wire is not None:
             self.paused = True
@@ -162,12 +191,18 @@ class AssemblyAIStream:
             self._end_reading()
 
     def _arm_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        """Have :meth:`_on_timer` run by the session's next deadline. Deadlines only move
+        later as audio arrives (the inactivity clock restarts; the expiry is fixed), so
+        a timer already due sooner is kept: it fires early, finds nothing due, and is
+        set again for the deadline then (one timer per inactivity period, not one per
+        message)."""
         deadline = self.session.next_deadline()
-        if deadline is not None:
-            self.timer = self.loop.call_at(deadline, self._on_timer)
+        timer = self.timer
+        if deadline is None or (timer is not None and timer.when() <= deadline):
+            return
+        if timer is not None:
+            timer.cancel()
+        self.timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -254,47 +289,70 @@ class AssemblyAIStream:
         self._release()  # now, whatever min_turn_silence says
         self.forced.add(seg_id)  # the recognizer's own updates of it are dropped
 
+    def _failed(self, exc: Exception) -> None:
+        """A failure of the recognizer ends this session with 3005, never the service."""
+        logger.error("session %s failed", self.stats.stream_id, exc_info=exc)
+        self.session.fail(CloseCode.SERVER_ERROR, f"Session Cancelled: {type(exc).__name__}")
+        self.flush()
+        self._end_reading()
+
+    def _audio(self, item: AudioReceived) -> tuple[bytes, float]:
+        """The recognizer's arguments for an audio message: int16 PCM, its start (s)."""
+        pcm = bytes(ulaw_decode(item.audio)) if self.mulaw else item.audio
+        return pcm, item.start
+
+    def _handle(self, item: Any, segments: list[Segment] | None) -> bool:
+        """What the recognizer returned for ``item`` (``segments``: of an audio message
+        or of ``finish``), and the turn logic after it; True once the session is done."""
+        session = self.session
+        if session.state not in (ServerState.OPEN, ServerState.TERMINATING):
+            return True
+        if item is _END:
+            self._emit(segments or [])
+            self._release()
+            if session.turn_is_open:  # a partial the recognizer never finalised
+                self._force_endpoint()
+            if session.state is ServerState.TERMINATING or session.state is ServerState.OPEN:
+                session.finish(self.loop.time())
+            return True
+        if type(item) is ForceEndpointRequested:
+            self._force_endpoint()
+        else:
+            self._emit(segments or [])
+            if self.waiting:  # the audio clock at the end of this piece, ms
+                rate = session.params.sample_rate if session.params else 16000
+                samples = len(item.audio) if self.mulaw else len(item.audio) // 2
+                self._release((item.start + samples / rate) * 1000)
+        return False
+
     async def work(self) -> None:
-        """Audio to the recognizer in order (blocking ones in a thread), results out; a
-        failure of the recognizer ends this session with 3005, never the service."""
+        """The worker of a blocking recognizer: items in order, each call in a thread,
+        results out as they come."""
         try:
             await self._work()
         except Exception as exc:
-            logger.exception("session %s failed", self.stats.stream_id)
-            self.session.fail(CloseCode.SERVER_ERROR, f"Session Cancelled: {type(exc).__name__}")
-            self.flush()
-            self._end_reading()
+            self._failed(exc)
 
     async def _work(self) -> None:
-        session, wire = self.session, self.wire
+        wire = self.wire
         assert wire is not None
         while True:
             item = await self.queue.get()
             if self.paused and self.queue.qsize() < _QUEUE_ITEMS:
                 self.paused = False
                 wire.resume_reading()
-            if session.state not in (ServerState.OPEN, ServerState.TERMINATING):
+            if self.session.state not in (ServerState.OPEN, ServerState.TERMINATING):
                 return
             rec = self._recognizer()
+            segments: list[Segment] | None = None
             if item is _END:
-                segments = await self._call(rec.finish)
-                self._emit(segments)
-                self._release()
-                if session.turn_is_open:  # a partial the recognizer never finalised
-                    self._force_endpoint()
-                if session.state is ServerState.TERMINATING or session.state is ServerState.OPEN:
-                    session.finish(self.loop.time())
-                self.flush()
-                return
-            if type(item) is ForceEndpointRequested:
-                self._force_endpoint()
-            else:
-                pcm = bytes(ulaw_decode(item.audio)) if self.mulaw else item.audio
-                self._emit(await self._call(rec.accept, pcm, item.start))
-                if self.waiting:  # the audio clock at the end of this piece, ms
-                    rate = session.params.sample_rate if session.params else 16000
-                    self._release((item.start + len(pcm) / 2 / rate) * 1000)
+                segments = await asyncio.to_thread(rec.finish)
+            elif type(item) is AudioReceived:
+                segments = await asyncio.to_thread(rec.accept, *self._audio(item))
+            done = self._handle(item, segments)
             self.flush()
+            if done:
+                return
             await wire.drain()
 
     def _recognizer(self) -> Recognizer:
@@ -303,13 +361,6 @@ class AssemblyAIStream:
             assert params is not None
             self.recognizer = self.service._factory(params.sample_rate, 0)
         return self.recognizer
-
-    async def _call(self, fn: Any, *args: Any) -> list[Segment]:
-        if getattr(self.recognizer, "blocking", False):
-            result: list[Segment] = await asyncio.to_thread(fn, *args)
-            return result
-        result = fn(*args)
-        return result
 
 
 async def run_session(
@@ -333,22 +384,23 @@ async def run_session(
         send_timeout=service.send_timeout,
         close_timeout=service.close_timeout,
     )
-    worker: asyncio.Task[None] | None = None
     try:
         if len(service._live) > service.quota and session.state is ServerState.OPEN:
             session.fail(CloseCode.TOO_MANY_SESSIONS, REASON_TOO_MANY_SESSIONS)
         stream.flush()
         stream._arm_timer()
         if session.state is ServerState.OPEN:
-            worker = stream.loop.create_task(stream.work())
             await stream.ended
-            if session.state in (ServerState.TERMINATING,):  # the finals, then Termination
+            worker = stream.worker
+            if session.state in (ServerState.TERMINATING,) and worker is not None:
+                # a blocking recognizer's finals, then Termination
                 await asyncio.wait_for(asyncio.shield(worker), service.close_timeout + 60)
     except Exception as exc:  # a bug in a recognizer must not kill the service
         logger.exception("session %s failed", stream_id)
         session.fail(CloseCode.SERVER_ERROR, f"Session Cancelled: {type(exc).__name__}")
         stream.flush()
     finally:
+        worker = stream.worker
         if worker is not None and not worker.done():
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -381,6 +382,15 @@ class LocalTranscribeService:
         digest: keep the SHA-256 of every stream's audio (``StreamStats.audio_sha256``;
             tests compare it with what they sent); False skips it (load runs:
             ``scribewire serve --no-digest``), the digest is then ``""``.
+        assemblyai_options: the AssemblyAI session's choices where the docs leave one,
+            by name (fields of :class:`scribewire.assemblyai.server_session.ServerConfig`
+            other than the credentials: ``max_session_seconds``, ``rate_allowance``,
+            ``strict_tail``, ``reject_over_http``, ``default_speech_model``,
+            ``begin_configuration``, ``formatter``).
+
+    Raises:
+        ParameterError: an argument out of range, or an unknown ``assemblyai_options``
+            name.
     """
 
     def __init__(
@@ -405,6 +415,7 @@ class LocalTranscribeService:
         keep_finished: int = 1000,
         digest: bool = True,
         assemblyai_api_key: str | None = None,
+        assemblyai_options: Mapping[str, Any] | None = None,
     ) -> None:
         if auth_failure not in ("http", "frame"):
             raise ParameterError(f"auth_failure must be 'http' or 'frame', got {auth_failure!r}")
@@ -451,7 +462,17 @@ class LocalTranscribeService:
         self.assemblyai_api_key = ApiKey(assemblyai_api_key or "aai-" + secrets.token_urlsafe(24))
         keys = AAIServerConfig.keys(self.assemblyai_api_key)
         self._tokens = TokenIssuer(keys)
-        self._aai_config = AAIServerConfig(api_keys=keys, token_check=self._tokens.redeem)
+        options = dict(assemblyai_options or {})
+        known = {f.name for f in dataclasses.fields(AAIServerConfig)} - {"api_keys", "token_check"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ParameterError(
+                f"assemblyai_options: unknown {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        self._aai_config = AAIServerConfig(
+            api_keys=keys, token_check=self._tokens.redeem, **options
+        )
         self._live: dict[str, Any] = {}  # streams holding a quota slot
         self._sessions: dict[str, _Stream] = {}
         self._server: Server | None = None
