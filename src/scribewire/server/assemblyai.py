@@ -140,7 +140,8 @@ class AssemblyAIStream:
             elif type(event) is TerminateRequested:
                 self._step(_END)
         self.flush()
-        self._arm_timer()
+        if self.timer is None:  # one already set is due no later than any new deadline
+            self._arm_timer()
         if session.state is not ServerState.OPEN:
             self._end_reading()
 
@@ -153,10 +154,12 @@ class AssemblyAIStream:
             return
         rec = self._recognizer()
         try:
-            if item is _END:
+            if type(item) is AudioReceived:
+                segments = rec.accept(*self._audio(item))
+                if segments or self.waiting:  # (nothing to do otherwise: the common case)
+                    self._handle(item, segments)
+            elif item is _END:
                 self._handle(item, rec.finish())
-            elif type(item) is AudioReceived:
-                self._handle(item, rec.accept(*self._audio(item)))
             else:
                 self._handle(item, None)
         except Exception as exc:  # a bug in a recognizer ends this session, never the service
