@@ -26,7 +26,7 @@ import asyncio
 import datetime as _dt
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from .assemblyai.ack import TurnAck
 from .assemblyai.auth import DEFAULT_HOST, ApiKey, TemporaryToken
@@ -67,6 +67,8 @@ __all__ = [
     "transcribe",
 ]
 
+_S = TypeVar("_S", bound=Stream)
+
 Params = StreamParams | MedicalStreamParams | CallAnalyticsParams
 """Any of the three operations' parameter objects."""
 
@@ -89,10 +91,22 @@ class _PacedClient:
 
     options: StreamOptions
 
-    def __init__(self, options: StreamOptions) -> None:
+    def __init__(self, options: StreamOptions, observer: StreamObserver | None) -> None:
         self.options = options
+        self.observer = observer
         self._counter = _pacing.MessageCounter()
         self._framer = ClientFramer()
+
+    def _open(self, cls: type[_S], provider: Any, refetch: Refetch | None, track_acks: bool) -> _S:
+        """A ``cls`` stream of ``provider`` with this client's options, counter and observer."""
+        return cls(
+            provider,
+            self.options,
+            self._counter,
+            refetch=refetch,
+            observer=self.observer,
+            track_acks=track_acks,
+        )
 
     @property
     def speed(self) -> float:
@@ -195,7 +209,8 @@ class TranscribeClient(_PacedClient):
                 max_replay_nbytes=max_replay_nbytes,
                 rollover_after=rollover_after,
                 max_events=max_events,
-            )
+            ),
+            observer,
         )
         if self.options.chunk_duration > MAX_CHUNK_DURATION:
             raise ParameterError(
@@ -224,7 +239,6 @@ class TranscribeClient(_PacedClient):
                 f"not {type(credentials).__name__}"
             )
         self._credentials = CredentialCache(source)
-        self.observer = observer
 
     def __repr__(self) -> str:
         where = self.endpoint or f"AWS {self._region or '(region from the environment)'}"
@@ -272,14 +286,8 @@ class TranscribeClient(_PacedClient):
             ParameterError: a non-``pcm`` encoding, a configuration on another path, or
                 a replay budget too small for ``buffer_duration`` at this rate.
         """
-        provider = _TranscribeProvider(self, params, configuration)
-        return Stream(
-            provider,
-            self.options,
-            self._counter,
-            refetch=refetch,
-            observer=self.observer,
-            track_acks=track_acks,
+        return self._open(
+            Stream, _TranscribeProvider(self, params, configuration), refetch, track_acks
         )
 
     async def transcribe_file(
@@ -518,7 +526,8 @@ class AssemblyAIClient(_PacedClient):
                 max_replay_nbytes=max_replay_nbytes,
                 rollover_after=rollover_after,
                 max_events=max_events,
-            )
+            ),
+            observer,
         )
         lo, hi = AAI_MIN_FRAME_MS / 1000, AAI_MAX_FRAME_MS / 1000
         if not lo <= self.options.chunk_duration <= hi:
@@ -536,7 +545,6 @@ class AssemblyAIClient(_PacedClient):
         self.short_tail: ShortTail = short_tail
         self.endpoint = endpoint
         self.host = host
-        self.observer = observer
         self._api_key = None if api_key is None else ApiKey(api_key)
         self._token = token
 
@@ -586,15 +594,7 @@ class AssemblyAIClient(_PacedClient):
             ParameterError: not a ``StreamingParams``, or a replay budget too small.
             CredentialsError: no key or token (see the class).
         """
-        provider = _AssemblyAIProvider(self, params)
-        return AssemblyAIStream(
-            provider,
-            self.options,
-            self._counter,
-            refetch=refetch,
-            observer=self.observer,
-            track_acks=track_acks,
-        )
+        return self._open(AssemblyAIStream, _AssemblyAIProvider(self, params), refetch, track_acks)
 
     async def transcribe_file(
         self,
